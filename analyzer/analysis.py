@@ -1,0 +1,38 @@
+"""The library entry point: bundle -> frames -> findings, in one call."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from analyzer.bundle import Limits, open_bundle
+from analyzer.findings import Finding, at_least
+from analyzer.frames import Frames, load_frames
+from analyzer.rules import run_rules
+from analyzer.settings import Settings
+
+
+@dataclass(frozen=True)
+class Analysis:
+    frames: Frames
+    findings: list[Finding]
+    stage: str | None
+
+    @property
+    def exit_code(self) -> int:
+        """0: nothing at error or worse; 1: something is."""
+        return 1 if any(at_least(f.severity, "error") for f in self.findings) else 0
+
+
+def analyze(
+    path: str | os.PathLike,
+    *,
+    at: datetime | None = None,
+    stage: str | None = None,
+    settings: Settings | None = None,
+    limits: Limits | None = None,
+) -> Analysis:
+    bundle = open_bundle(path, at=at, limits=limits or Limits())
+    frames = load_frames(bundle, settings or Settings())
+    return Analysis(frames, run_rules(frames, stage=stage), stage)

@@ -1,0 +1,182 @@
+"""Command line: parses options, calls the library, maps its errors to exit codes.
+
+Exit codes: 0 nothing at error or worse; 1 findings at error or worse; 2 the
+input could not be read or the arguments are wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from datetime import datetime
+
+import click
+
+from analyzer import __version__
+from analyzer.errors import BundleError
+
+EXIT_INPUT = 2
+
+
+class Failure(click.ClickException):
+    """A one-line error with exit code 2."""
+
+    exit_code = EXIT_INPUT
+
+    def show(self, file=None) -> None:
+        click.echo(f"gitops-master: error: {self.format_message()}", err=True)
+
+
+def _parse_at(ctx, param, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from analyzer.bundle import parse_time
+
+    parsed = parse_time(value)
+    if parsed is None:
+        raise click.BadParameter(f"{value!r} is not an RFC 3339 time such as 2026-11-20T03:12:45Z")
+    return parsed
+
+
+def _parse_duration(ctx, param, value: str | None):
+    if value is None:
+        return None
+    from analyzer.settings import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _parse_size(ctx, param, value: str | None) -> int | None:
+    if value is None:
+        return None
+    units = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+    text = value.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = text[-1:] if text[-1:] in units and not text[-1:].isdigit() else ""
+    number = text[: len(text) - len(unit)]
+    if not number.isdigit():
+        raise click.BadParameter(f"{value!r} is not a size such as 512M or 4G")
+    return int(number) * units[unit]
+
+
+def common_options(fn):
+    options = [
+        click.argument("path", type=click.Path(path_type=str)),
+        click.option("--at", "at", callback=_parse_at, metavar="TIME",
+                     help="Judge ages at this RFC 3339 instant instead of the bundle's collection time."),
+        click.option("--stage", metavar="NAME", help="Only this Stage (and bundle-wide gaps)."),
+        click.option("--stuck-after", callback=_parse_duration, metavar="DURATION",
+                     help="A Promotion running longer than this is stuck (default 15m)."),
+        click.option("--max-file-size", callback=_parse_size, metavar="SIZE",
+                     help="Skip bundle files larger than this (default 512M)."),
+        click.option("--max-bundle-size", callback=_parse_size, metavar="SIZE",
+                     help="Refuse bundles that expand past this (default 4G)."),
+        click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size):
+    from analyzer.analysis import analyze
+    from analyzer.bundle import Limits
+    from analyzer.settings import Settings
+
+    limits = Limits()
+    if max_file_size or max_bundle_size:
+        limits = Limits(max_file_bytes=max_file_size or limits.max_file_bytes,
+                        max_total_bytes=max_bundle_size or limits.max_total_bytes)
+    settings = Settings(promotion_stuck_after=stuck_after) if stuck_after else Settings()
+    return analyze(path, at=at, stage=stage, settings=settings, limits=limits)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise Failure(f"{output}: cannot write the report ({exc.strerror or exc})") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+def _run(command: str, fmt: str, output: str | None, debug: bool, **kwargs) -> None:
+    from analyzer.render import build_context, render
+
+    try:
+        analysis = _analyze(**kwargs)
+        context = build_context(analysis, command=command)
+        _emit(render(context, fmt), output)
+    except BundleError as exc:
+        raise Failure(str(exc)) from None
+    except (KeyboardInterrupt, click.ClickException):
+        raise
+    except Exception as exc:  # a bug must still end in one clear line
+        if debug:
+            traceback.print_exc()
+        raise Failure(f"internal error while analysing {kwargs['path']}: {type(exc).__name__}: {exc} "
+                      "(run with --debug for the traceback)") from None
+    sys.exit(analysis.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="gitops-master")
+def main() -> None:
+    """Offline snapshot analyzer for Kargo and Argo CD pipelines.
+
+    Point it at a bundle from collector.sh (a .tar.gz or its directory), a
+    troubleshoot support bundle, or any YAML/JSON of Kubernetes objects.
+
+    \b
+    Example:
+      gitops-master diagnose sample_bundles/poisoned-promotion
+    """
+
+
+@main.command()
+@common_options
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "html", "json"]), default=None,
+              help="Output format (default text, or from -o's extension).")
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+def diagnose(path, fmt, output, debug, **kwargs):
+    """Why is it stuck: the decision tree over every Stage, one DIAGNOSIS block per stuck Stage.
+
+    \b
+    Examples:
+      gitops-master diagnose bundle.tar.gz
+      gitops-master diagnose bundle.tar.gz --stage prod --format json
+      gitops-master diagnose ticket.yaml --at 2026-11-20T03:12:45Z
+    """
+    from analyzer.render import format_for_path
+
+    fmt = fmt or (format_for_path(output) if output else None) or "text"
+    _run("diagnose", fmt, output, debug, path=path, **kwargs)
+
+
+@main.command()
+@common_options
+@click.option("-o", "--output", metavar="FILE", required=True,
+              help="Report file; the format comes from its extension (.html, .md, .json, .txt).")
+def report(path, output, debug, **kwargs):
+    """Everything in one document, format picked from -o's extension.
+
+    \b
+    Example:
+      gitops-master report bundle.tar.gz -o report.html
+    """
+    from analyzer.render import format_for_path
+
+    fmt = format_for_path(output)
+    if fmt is None:
+        raise Failure(f"{output}: unknown report extension; use .html, .md, .json or .txt")
+    _run("report", fmt, output, debug, path=path, **kwargs)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

@@ -1,0 +1,228 @@
+"""Render an analysis: the last arrow of the data flow.
+
+:func:`build_context` computes everything a report shows (ages, derived
+phases, ordering); templates only lay it out. JSON is written from the same
+context, so every format says the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jinja2
+import orjson
+import polars as pl
+
+from analyzer import __version__
+from analyzer.analysis import Analysis
+from analyzer.bundle import format_time
+from analyzer.findings import SEVERITIES, Finding
+
+FORMATS = ("text", "md", "html", "json")
+EXTENSIONS = {".txt": "text", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
+TEMPLATE_FILES = {"text": "diagnosis.txt.j2", "md": "report.md.j2", "html": "report.html.j2"}
+
+
+@dataclass(frozen=True)
+class StageBlock:
+    """One D7 DIAGNOSIS block: a stuck Stage and its findings, root cause first."""
+
+    namespace: str
+    name: str
+    phase: str  # status.phase, or the phase derived from conditions (Kargo v1.5+ has none)
+    health: str
+    primary: Finding
+    others: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class VersionLine:
+    product: str
+    label: str
+    evidence: str
+    assumed: bool
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything a template may show, computed before rendering."""
+
+    tool_version: str
+    command: str  # the mode that produced the report
+    source: str
+    layout: str
+    reference_time: str
+    reference_time_source: str
+    assumptions: tuple[str, ...]
+    collector: str | None
+    complete: bool | None
+    commands: int
+    commands_failed: int
+    versions: tuple[VersionLine, ...]
+    stage_filter: str | None
+    stages_checked: int
+    stage_blocks: tuple[StageBlock, ...]
+    other_findings: tuple[Finding, ...]  # not about a stuck Stage, or ranked below its root cause
+    findings: tuple[Finding, ...]
+    counts: dict[str, int]
+    exit_code: int
+    redaction: dict = field(default_factory=dict)
+
+
+def build_context(analysis: Analysis, command: str = "diagnose") -> ReportContext:
+    frames = analysis.frames
+    facts = frames.facts
+    findings = tuple(analysis.findings)
+    stages = frames.stages
+    if analysis.stage:
+        stages = stages.filter(pl.col("name") == analysis.stage)
+    stage_rows = {(r["namespace"], r["name"]): r for r in _stage_states(stages).to_dicts()}
+    by_stage: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        if f.subject.kind == "Stage" and f.severity != "info":
+            by_stage.setdefault((f.subject.namespace or "", f.subject.name), []).append(f)
+    blocks = []
+    in_blocks: set[int] = set()
+    for key in sorted(by_stage):
+        ranked = sorted(by_stage[key], key=lambda f: (f.rank, SEVERITIES.index(f.severity)))
+        state = stage_rows.get(key, {})
+        blocks.append(StageBlock(key[0], key[1], state.get("phase_text", "unknown (Stage not in the bundle)"),
+                                 state.get("health_text", "unknown"), ranked[0], tuple(ranked[1:])))
+        in_blocks.add(id(ranked[0]))
+    others = tuple(f for f in findings if id(f) not in in_blocks)
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
+    v = frames.versions
+    return ReportContext(
+        tool_version=__version__,
+        command=command,
+        source=facts.source,
+        layout=facts.layout,
+        reference_time=format_time(facts.reference_time),
+        reference_time_source=facts.reference_time_source,
+        assumptions=facts.assumptions,
+        collector=facts.collector,
+        complete=facts.complete,
+        commands=facts.commands,
+        commands_failed=facts.commands_failed,
+        versions=tuple(VersionLine(name, d.label, d.evidence, d.assumed)
+                       for name, d in (("Kargo", v.kargo), ("Argo CD", v.argocd), ("Argo Rollouts", v.rollouts))),
+        stage_filter=analysis.stage,
+        stages_checked=stages.height,
+        stage_blocks=tuple(blocks),
+        other_findings=others,
+        findings=findings,
+        counts=counts,
+        exit_code=analysis.exit_code,
+        redaction=facts.redaction,
+    )
+
+
+def _stage_states(stages: pl.DataFrame) -> pl.DataFrame:
+    """The D7 Phase and Health lines. Kargo v1.5+ has no status.phase: derive it
+    from the conditions the way v1.1-v1.4 did, and say that it was derived."""
+    ready = pl.format("Ready={}/{}", pl.col("ready_status").fill_null("?"), pl.col("ready_reason").fill_null("?"))
+    derived = (
+        pl.when(pl.col("ready_reason") == "ReconcileError").then(pl.lit("Failed"))
+        .when(pl.col("promoting_status") == "True").then(pl.lit("Promoting"))
+        .when(pl.col("last_promotion_phase").is_in(["Failed", "Errored", "Aborted"])).then(pl.lit("Failed"))
+        .when(pl.col("healthy_status") == "False").then(pl.lit("Failed"))
+        .when(pl.col("verified_status") != "True").then(pl.lit("Verifying"))
+        .when(pl.col("ready_status") == "True").then(pl.lit("Steady"))
+        .otherwise(pl.lit("Unknown"))
+    )
+    phase_text = (
+        pl.when(pl.col("phase").is_not_null()).then(pl.format("{} (status.phase)", pl.col("phase")))
+        .when(pl.col("condition_count") > 0).then(pl.format("{} (derived from {}; status.phase is gone since Kargo v1.5)", derived, ready))
+        .otherwise(pl.lit("unknown (no status.phase and no conditions)"))
+    )
+    health_text = pl.format(
+        "{} (Healthy={}/{})",
+        pl.col("health_status").fill_null("not reported"),
+        pl.col("healthy_status").fill_null("?"),
+        pl.col("healthy_reason").fill_null("?"),
+    )
+    return stages.select("namespace", "name", phase_text.alias("phase_text"), health_text.alias("health_text"))
+
+
+# ------------------------------------------------------------------ output
+
+
+def template_dir() -> Path:
+    """Templates ship inside the wheel; in a checkout they sit beside the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / "report_templates", here.parent / "report_templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("report_templates not found beside the analyzer package")
+
+
+def _environment(fmt: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir()),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = _markdown_escape
+    env.filters["mdcode"] = _markdown_code
+    return env
+
+
+def _markdown_escape(text: object) -> str:
+    """Bundle text in Markdown: no markup, no HTML, one line."""
+    out = " ".join(str(text).split())
+    for ch in "\\`*_{}[]<>()#+!|~":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def _markdown_code(text: object) -> str:
+    """Inline code that a backtick in the value cannot close."""
+    value = " ".join(str(text).split())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def render(context: ReportContext, fmt: str) -> str:
+    if fmt == "json":
+        return to_json(context)
+    template = _environment(fmt).get_template(TEMPLATE_FILES[fmt])
+    return template.render(ctx=context)
+
+
+def to_json(context: ReportContext) -> str:
+    payload = {
+        "tool": {"name": "gitops-master", "version": context.tool_version, "command": context.command},
+        "bundle": {
+            "source": context.source,
+            "layout": context.layout,
+            "reference_time": context.reference_time,
+            "reference_time_source": context.reference_time_source,
+            "assumptions": list(context.assumptions),
+            "collector": context.collector,
+            "complete": context.complete,
+            "commands": context.commands,
+            "commands_failed": context.commands_failed,
+            "redaction": context.redaction,
+            "versions": [asdict(v) for v in context.versions],
+        },
+        "summary": {
+            "stage_filter": context.stage_filter,
+            "stages_checked": context.stages_checked,
+            "stuck_stages": [f"{b.namespace}/{b.name}" for b in context.stage_blocks],
+            "counts": context.counts,
+            "exit_code": context.exit_code,
+        },
+        "findings": [f.to_dict() for f in context.findings],
+    }
+    return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def format_for_path(path: str | os.PathLike) -> str | None:
+    return EXTENSIONS.get(Path(path).suffix.lower())

@@ -1,0 +1,84 @@
+"""Rule registry: the third arrow of the data flow (frames -> findings).
+
+A rule is a pure function over :class:`~analyzer.frames.Frames` that returns
+findings. It declares the catalog ids it may emit and the frames it reads;
+registration rejects an id that is not in the catalog or already owned. Built-in
+rules register the way an outside rule would: by importing their module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from analyzer.catalog import load_catalog
+from analyzer.findings import Finding, sort_key
+
+RuleFn = Callable[["Frames"], Iterable[Finding]]  # noqa: F821
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    ids: tuple[str, ...]
+    needs: tuple[str, ...]
+    fn: RuleFn
+    doc: str
+
+
+REGISTRY: dict[str, Rule] = {}
+_OWNER: dict[str, str] = {}
+
+BUILTIN_MODULES = (
+    "analyzer.rules.kargo_stage",
+    "analyzer.rules.argocd_sync",
+    "analyzer.rules.collection",
+)
+
+
+def rule(*ids: str, needs: tuple[str, ...] = ()) -> Callable[[RuleFn], RuleFn]:
+    """Register ``fn`` as the rule that emits ``ids``."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        catalog = load_catalog()
+        name = f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
+        for ident in ids:
+            if ident not in catalog:
+                raise ValueError(f"rule {name}: id {ident!r} is not in the catalog")
+            if catalog[ident].retired:
+                raise ValueError(f"rule {name}: id {ident!r} is retired")
+            if _OWNER.get(ident, name) != name:
+                raise ValueError(f"rule {name}: id {ident!r} is already emitted by {_OWNER[ident]}")
+            _OWNER[ident] = name
+        REGISTRY[name] = Rule(name, tuple(ids), tuple(needs), fn, (fn.__doc__ or "").strip())
+        return fn
+
+    return register
+
+
+def load_builtin_rules() -> dict[str, Rule]:
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
+
+
+def run_rules(frames, stage: str | None = None) -> list[Finding]:
+    """All findings, root causes first; ``stage`` keeps those about that Stage and what it relates to."""
+    findings: list[Finding] = []
+    for r in load_builtin_rules().values():
+        for finding in r.fn(frames):
+            if finding.id not in r.ids:
+                raise ValueError(f"rule {r.name} emitted {finding.id!r}, which it does not declare")
+            findings.append(finding)
+    if stage is not None:
+        findings = [f for f in findings if _touches_stage(f, stage)]
+    return sorted(findings, key=sort_key)
+
+
+def _touches_stage(finding: Finding, stage: str) -> bool:
+    subjects = (finding.subject, *finding.related)
+    if any(s.kind == "Stage" and s.name == stage for s in subjects):
+        return True
+    # Bundle-wide gaps matter to every stage's answer.
+    return finding.id == "collection-gap"
