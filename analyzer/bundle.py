@@ -70,6 +70,8 @@ class Problem:
 
     path: str
     message: str
+    resource: str | None = None  # when known better than the path says
+    namespace: str | None = None
 
 
 @dataclass
@@ -312,9 +314,10 @@ def _troubleshoot_errors(rel: str, resource: str, data: bytes) -> list[Problem]:
     except orjson.JSONDecodeError:
         return [Problem(rel, "collection error file does not parse")]
     if isinstance(errs, dict):
-        return [Problem(rel, f"{resource} in {ns or 'the cluster'} not collected: {_first_line(str(msg))}") for ns, msg in errs.items()]
+        return [Problem(rel, f"{resource} in {ns or 'the cluster'} not collected: {_first_line(str(msg))}", resource, ns or None)
+                for ns, msg in errs.items()]
     if isinstance(errs, list):
-        return [Problem(rel, f"{resource} not collected: {_first_line(str(msg))}") for msg in errs]
+        return [Problem(rel, f"{resource} not collected: {_first_line(str(msg))}", resource) for msg in errs]
     return []
 
 

@@ -103,12 +103,20 @@ def command_gaps(manifest: dict | None) -> pl.DataFrame:
 def problem_gaps(bundle: Bundle) -> pl.DataFrame:
     if not bundle.problems:
         return pl.DataFrame(schema=GAP_COLUMNS)
-    paths = [p.path for p in bundle.problems]
-    messages = [p.message for p in bundle.problems]
-    frame = pl.DataFrame({"source": paths, "detail": messages}, schema={"source": pl.String, "detail": pl.String})
-    resource = frame.get_column("source").str.extract(r"^cluster-resources/(?:custom-resources/)?([a-z0-9.-]+?)(?:-errors)?(?:/|\.json$)", 1)
-    namespace = frame.get_column("source").str.extract(r"^cluster-resources/(?:custom-resources/)?[a-z0-9.-]+/([a-z0-9.-]+)\.json$", 1)
-    frame = frame.with_columns(resource.alias("resource"), namespace.alias("namespace"))
+    frame = pl.DataFrame(
+        {
+            "source": [p.path for p in bundle.problems],
+            "detail": [p.message for p in bundle.problems],
+            "known_resource": [p.resource for p in bundle.problems],
+            "known_namespace": [p.namespace for p in bundle.problems],
+        },
+        schema={"source": pl.String, "detail": pl.String, "known_resource": pl.String, "known_namespace": pl.String},
+    )
+    path = pl.col("source")
+    frame = frame.with_columns(
+        pl.coalesce("known_resource", path.str.extract(r"^cluster-resources/(?:custom-resources/)?([a-z0-9.-]+?)(?:-errors)?(?:/|\.json$)", 1)).alias("resource"),
+        pl.coalesce("known_namespace", path.str.extract(r"^cluster-resources/(?:custom-resources/)?[a-z0-9.-]+/([a-z0-9.-]+)\.json$", 1)).alias("namespace"),
+    )
     frame = frame.join(_KIND_BY_RESOURCE, on="resource", how="left")
     return frame.select(
         "source",
