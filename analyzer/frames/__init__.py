@@ -12,6 +12,7 @@ import polars as pl
 
 from analyzer.bundle import Bundle, Problem, format_time
 from analyzer.frames import argo, core, kargo
+from analyzer.frames.logs import load_logs
 from analyzer.frames.build import KindSpec, load_kind
 from analyzer.frames.gaps import GAP_COLUMNS, command_gaps, problem_gaps
 from analyzer.settings import Settings
@@ -59,6 +60,7 @@ class Frames:
     statefulsets: pl.DataFrame
     jobs: pl.DataFrame
     namespaces: pl.DataFrame
+    logs: pl.DataFrame
     gaps: pl.DataFrame
     loaded: frozenset[str] = field(default_factory=frozenset)  # resources present in the bundle
     settings: Settings = field(default_factory=Settings)
@@ -112,6 +114,7 @@ def load_frames(bundle: Bundle, settings: Settings | None = None) -> Frames:
         versions=versions,
         freight_status=freight_status,
         containers=containers,
+        logs=load_logs(bundle.logs),
         gaps=gaps,
         loaded=frozenset(bundle.documents),
         settings=settings or Settings(),
