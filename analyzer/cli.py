@@ -178,5 +178,38 @@ def report(path, output, debug, **kwargs):
     _run("report", fmt, output, debug, path=path, **kwargs)
 
 
+@main.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--kubeconfig-out", metavar="FILE", help="Write the kubeconfig here (default: a temporary file removed on exit).")
+@click.option("--request-log", metavar="FILE", help="Append every request (method, path, status) as JSON lines.")
+@click.option("--uncollected", type=click.Choice(["notfound", "empty"]), default="notfound", show_default=True,
+              help="What a list of something the bundle does not hold returns: a 404 saying it was not collected, or an empty list.")
+@click.option("--deny", multiple=True, metavar="RESOURCE[:NAMESPACE]", help="Answer 403 Forbidden for this resource (testing).")
+@click.option("--delay", multiple=True, metavar="RESOURCE=SECONDS", help="Wait before answering this resource (testing).")
+def serve(path, port, kubeconfig_out, request_log, uncollected, deny, delay):
+    """Serve a bundle as a read-only Kubernetes API on 127.0.0.1 for kubectl.
+
+    Ages in `kubectl get` are measured from the snapshot's collection time.
+    Only GET is answered; anything else gets 405.
+
+    \b
+    Example:
+      gitops-master serve sample_bundles/poisoned-promotion --kubeconfig-out /tmp/bundle.kubeconfig
+      KUBECONFIG=/tmp/bundle.kubeconfig kubectl get stages -A
+    """
+    from analyzer import serve as server
+
+    try:
+        server.serve_forever(path, port=port, deny=server.parse_deny(list(deny)), delay=server.parse_delay(list(delay)),
+                             kubeconfig_out=kubeconfig_out, request_log=request_log, uncollected=uncollected)
+    except BundleError as exc:
+        raise Failure(str(exc)) from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}") from None
+
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

@@ -36,6 +36,10 @@ def listof(inner: pl.DataType) -> pl.List:
     return pl.List(inner)
 
 
+# The bundle file each object came from; named apart from any object field
+# (Events have a top-level "source").
+FILE_COLUMN = "__file__"
+
 CONDITION = struct(type=String, status=String, reason=String, message=String, lastTransitionTime=String)
 
 
@@ -92,13 +96,13 @@ def load_kind(spec: KindSpec, documents: Sequence[Document], problems: list[Prob
     for doc in documents:
         parts.append(_load_document(spec, item, doc, problems))
     objects = pl.concat(parts, how="vertical") if parts else _empty(spec)
-    out = objects.select(pl.col("source"), *spec.columns())
+    out = objects.select(pl.col(FILE_COLUMN).alias("source"), *spec.columns())
     # Kubernetes guarantees a name; an object without one cannot be reported on.
     return out.filter(pl.col("name").is_not_null())
 
 
 def _empty(spec: KindSpec) -> pl.DataFrame:
-    return pl.DataFrame(schema={"source": String, **spec.schema})
+    return pl.DataFrame(schema={FILE_COLUMN: String, **spec.schema})
 
 
 def _load_document(spec: KindSpec, item: pl.Struct, doc: Document, problems: list[Problem]) -> pl.DataFrame:
@@ -110,7 +114,7 @@ def _load_document(spec: KindSpec, item: pl.Struct, doc: Document, problems: lis
         objects = frame.explode("items").filter(pl.col("items").is_not_null()).unnest("items")
     except (pl.exceptions.PolarsError, OSError, ValueError):
         objects = _load_slowly(spec, item, doc, problems)
-    return objects.with_columns(pl.lit(doc.path, dtype=String).alias("source")).select("source", *spec.schema)
+    return objects.with_columns(pl.lit(doc.path, dtype=String).alias(FILE_COLUMN)).select(FILE_COLUMN, *spec.schema)
 
 
 def _load_slowly(spec: KindSpec, item: pl.Struct, doc: Document, problems: list[Problem]) -> pl.DataFrame:
@@ -118,14 +122,14 @@ def _load_slowly(spec: KindSpec, item: pl.Struct, doc: Document, problems: list[
         parsed = orjson.loads(doc.data)
     except orjson.JSONDecodeError as exc:
         problems.append(Problem(doc.path, f"does not parse as JSON ({str(exc).splitlines()[0][:160]}); its {spec.kind} objects are unknown"))
-        return _empty(spec).drop("source")
+        return _empty(spec).drop(FILE_COLUMN)
     if isinstance(parsed, dict) and isinstance(parsed.get("items"), list):
         raw_items = parsed["items"]
     elif isinstance(parsed, dict) and "metadata" in parsed:
         raw_items = [parsed]
     else:
         problems.append(Problem(doc.path, f"is not a kubectl List or a Kubernetes object; its {spec.kind} objects are unknown"))
-        return _empty(spec).drop("source")
+        return _empty(spec).drop(FILE_COLUMN)
     good: list[dict] = []
     for obj in raw_items:
         where = shape_error(obj, item)
@@ -134,12 +138,12 @@ def _load_slowly(spec: KindSpec, item: pl.Struct, doc: Document, problems: list[
         else:
             problems.append(Problem(doc.path, f"{spec.kind} {_object_name(obj)} skipped: {where}"))
     if not good:
-        return _empty(spec).drop("source")
+        return _empty(spec).drop(FILE_COLUMN)
     try:
         return pl.read_json(io.BytesIO(orjson.dumps({"items": good})), schema={"items": pl.List(item)}).explode("items").unnest("items")
     except pl.exceptions.PolarsError as exc:
         problems.append(Problem(doc.path, f"{spec.kind} objects could not be read ({str(exc).splitlines()[0][:160]})"))
-        return _empty(spec).drop("source")
+        return _empty(spec).drop(FILE_COLUMN)
 
 
 def _object_name(obj: object) -> str:
