@@ -92,7 +92,7 @@ def poisoned_promotion(frames) -> list[Finding]:
             "stage-poisoned-promotion",
             Subject("Stage", p["namespace"], p["stage"]),
             {"promotion": p["name"], "actor": p["create_actor"] or "no create-actor annotation", "newer": newer_count,
-             "namespace": p["namespace"], "stage": p["stage"], "freight": p["freight"] or "FREIGHT"},
+             "namespace": p["namespace"], "stage": p["stage"]},
             ev,
             variant=variant,
             severity=None if variant == "pinned" or pinned else "warning",
