@@ -1,4 +1,4 @@
-"""The diagnosis catalog (``catalog.yaml``): one entry per stable id.
+"""The diagnosis catalog (``catalog_data/*.yaml``): one entry per stable id.
 
 Rules send an id and parameters; :func:`make_finding` writes the words from the
 catalog, so the text of a finding lives in exactly one place.
@@ -48,8 +48,15 @@ def _variants(value, what: str, ident: str) -> dict:
 
 @cache
 def load_catalog() -> dict[str, Entry]:
-    text = resources.files("analyzer").joinpath("catalog.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw: dict[str, dict] = {}
+    folder = resources.files("analyzer").joinpath("catalog_data")
+    for item in sorted(folder.iterdir(), key=lambda t: t.name):
+        if not item.name.endswith(".yaml"):
+            continue
+        for ident, data in (yaml.safe_load(item.read_text(encoding="utf-8")) or {}).items():
+            if ident in raw:
+                raise ValueError(f"catalog id {ident} is defined twice (again in {item.name})")
+            raw[ident] = data
     catalog: dict[str, Entry] = {}
     for ident, data in raw.items():
         if data.get("severity") not in SEVERITIES:

@@ -25,7 +25,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_contains_templates_and_samples(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "analyzer/catalog.yaml" in names
+    assert "analyzer/catalog_data/kargo.yaml" in names
     assert "analyzer/_data/report_templates/diagnosis.txt.j2" in names
     assert any(n.startswith("analyzer/_data/sample_bundles/") for n in names)
 

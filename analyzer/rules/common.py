@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -12,18 +13,34 @@ from analyzer.findings import Evidence, Subject
 TERMINAL_PROMOTION = ("Succeeded", "Failed", "Errored", "Aborted")
 FAILED_PROMOTION = ("Failed", "Errored")
 
-# More specific causes a failing message can name, checked in this order. A
-# promotion failure that matches none is reported as promotion-step-failed.
-REPO_SERVER_UNREACHABLE = re.compile(
+@dataclass(frozen=True)
+class Cause:
+    """A message pattern that names a specific catalog id."""
+
+    id: str
+    pattern: re.Pattern
+
+
+# Filled by the rule modules at import: each family registers the message
+# patterns it owns. A promotion failure that matches none of them is reported
+# as promotion-step-failed.
+CAUSES: list[Cause] = []
+
+
+def cause(ident: str, pattern: str, flags: int = re.IGNORECASE) -> re.Pattern:
+    """Register ``pattern`` as naming ``ident``; returns the compiled pattern."""
+    compiled = re.compile(pattern, flags)
+    CAUSES.append(Cause(ident, compiled))
+    return compiled
+
+
+REPO_SERVER_UNREACHABLE = cause(
+    "argocd-repo-server-unreachable",
     r"(?:code = Unavailable desc = connection error.*?(?::8081|argocd-repo-server)"
     r"|Error while dialing:? dial tcp [^\s]*:8081"
     r"|dial tcp [^\s]*:8081: connect: connection refused"
     r"|lookup argocd-repo-server"
     r"|code = Unavailable desc = error reading from server: EOF)",
-    re.IGNORECASE,
-)
-SPECIFIC_CAUSES: tuple[tuple[str, re.Pattern], ...] = (
-    ("argocd-repo-server-unreachable", REPO_SERVER_UNREACHABLE),
 )
 
 APP_IN_MESSAGE = re.compile(r'Argo CD Application "([^"]+)" in namespace "([^"]+)"')
@@ -33,9 +50,9 @@ def specific_cause(message: str | None) -> str | None:
     """The catalog id a failure message points to, if a specific one does."""
     if not message:
         return None
-    for ident, pattern in SPECIFIC_CAUSES:
-        if pattern.search(message):
-            return ident
+    for c in CAUSES:
+        if c.pattern.search(message):
+            return c.id
     return None
 
 
