@@ -15,10 +15,9 @@ from analyzer.rules.common import (
     human_age,
     rows,
     since,
-    specific_cause,
     stage_subject,
 )
-from analyzer.rules.kargo_stage import failed_last_promotions
+from analyzer.rules.kargo_stage import failures_caused_by
 
 
 def _repo_server_state(frames, failed_at) -> tuple[str, list, list]:
@@ -60,10 +59,7 @@ def repo_server_unreachable(frames) -> list[Finding]:
     """
     out: list[Finding] = []
     covered: set[tuple[str, str]] = set()
-    for stage, promo in failed_last_promotions(frames):
-        message = (promo or {}).get("message") or stage["last_promotion_message"] or ""
-        if specific_cause(message) != "argocd-repo-server-unreachable":
-            continue
+    for stage, promo, message in failures_caused_by(frames, "argocd-repo-server-unreachable"):
         index, alias, uses, step_message = failed_step(promo)
         failed_at = (promo or {}).get("finished_at") or stage["last_promotion_finished_at"]
         state, state_ev, pods = _repo_server_state(frames, failed_at)

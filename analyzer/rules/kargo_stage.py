@@ -135,6 +135,19 @@ def promotion_step_failed(frames) -> list[Finding]:
     return out
 
 
+def failures_caused_by(frames, ident: str) -> list[tuple[dict, dict | None, str]]:
+    """(stage, promotion, message) for Stages whose last Promotion failed with a message naming ``ident``.
+
+    Rules that own a specific cause use this to report it on the Stage it blocks.
+    """
+    out = []
+    for stage, promo in failed_last_promotions(frames):
+        message = (promo or {}).get("message") or stage["last_promotion_message"] or ""
+        if specific_cause(message) == ident:
+            out.append((stage, promo, message))
+    return out
+
+
 def failed_last_promotions(frames) -> list[tuple[dict, dict | None]]:
     """Stages whose last (generated-name) Promotion failed, with that Promotion when collected."""
     failed = frames.stages.filter(pl.col("last_promotion_phase").is_in(FAILED_PROMOTION))
