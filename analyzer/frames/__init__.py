@@ -6,6 +6,7 @@ Rules read only :class:`Frames`; they never see files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 
 import polars as pl
@@ -13,6 +14,7 @@ import polars as pl
 from analyzer.bundle import Bundle, Problem, format_time
 from analyzer.frames import argo, core, kargo
 from analyzer.frames.logs import load_logs
+from analyzer.frames.timeline import build_timeline
 from analyzer.frames.build import KindSpec, load_kind
 from analyzer.frames.gaps import GAP_COLUMNS, command_gaps, problem_gaps
 from analyzer.settings import Settings
@@ -41,7 +43,7 @@ class BundleFacts:
 
 
 @dataclass(frozen=True)
-class Frames:
+class Frames:  # noqa: PLR0904  (cached_property needs a __dict__: not slots)
     facts: BundleFacts
     environment: dict[str, str]  # the resolved .gitops-config.yaml keys
     versions: Versions
@@ -64,6 +66,11 @@ class Frames:
     gaps: pl.DataFrame
     loaded: frozenset[str] = field(default_factory=frozenset)  # resources present in the bundle
     settings: Settings = field(default_factory=Settings)
+
+    @cached_property
+    def timeline(self) -> pl.DataFrame:
+        """Everything that happened, on one time axis (see frames/timeline.py)."""
+        return build_timeline(self)
 
     @property
     def now(self) -> datetime:

@@ -28,17 +28,23 @@ class Rule:
 
 
 REGISTRY: dict[str, Rule] = {}
+# Summary rules read the findings of the other rules (and frames); they run last.
+SUMMARIES: dict[str, Rule] = {}
 _OWNER: dict[str, str] = {}
 
 BUILTIN_MODULES = (
     "analyzer.rules.kargo_stage",
     "analyzer.rules.argocd_sync",
     "analyzer.rules.collection",
+    "analyzer.rules.summary",
 )
 
 
-def rule(*ids: str, needs: tuple[str, ...] = ()) -> Callable[[RuleFn], RuleFn]:
-    """Register ``fn`` as the rule that emits ``ids``."""
+def rule(*ids: str, needs: tuple[str, ...] = (), summary: bool = False) -> Callable[[RuleFn], RuleFn]:
+    """Register ``fn`` as the rule that emits ``ids``.
+
+    A ``summary`` rule is called as ``fn(frames, findings)`` after all others.
+    """
 
     def register(fn: RuleFn) -> RuleFn:
         catalog = load_catalog()
@@ -51,29 +57,38 @@ def rule(*ids: str, needs: tuple[str, ...] = ()) -> Callable[[RuleFn], RuleFn]:
             if _OWNER.get(ident, name) != name:
                 raise ValueError(f"rule {name}: id {ident!r} is already emitted by {_OWNER[ident]}")
             _OWNER[ident] = name
-        REGISTRY[name] = Rule(name, tuple(ids), tuple(needs), fn, (fn.__doc__ or "").strip())
+        (SUMMARIES if summary else REGISTRY)[name] = Rule(name, tuple(ids), tuple(needs), fn, (fn.__doc__ or "").strip())
         return fn
 
     return register
 
 
 def load_builtin_rules() -> dict[str, Rule]:
+    """Every registered rule, summary rules included."""
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
-    return REGISTRY
+    return {**REGISTRY, **SUMMARIES}
 
 
 def run_rules(frames, stage: str | None = None) -> list[Finding]:
     """All findings, root causes first; ``stage`` keeps those about that Stage and what it relates to."""
+    load_builtin_rules()
     findings: list[Finding] = []
-    for r in load_builtin_rules().values():
-        for finding in r.fn(frames):
-            if finding.id not in r.ids:
-                raise ValueError(f"rule {r.name} emitted {finding.id!r}, which it does not declare")
-            findings.append(finding)
+    for r in REGISTRY.values():
+        findings.extend(_checked(r, r.fn(frames)))
+    for r in SUMMARIES.values():
+        findings.extend(_checked(r, r.fn(frames, tuple(findings))))
     if stage is not None:
         findings = [f for f in findings if _touches_stage(f, stage)]
     return sorted(findings, key=sort_key)
+
+
+def _checked(r: Rule, produced: Iterable[Finding]) -> list[Finding]:
+    out = list(produced)
+    for finding in out:
+        if finding.id not in r.ids:
+            raise ValueError(f"rule {r.name} emitted {finding.id!r}, which it does not declare")
+    return out
 
 
 def _touches_stage(finding: Finding, stage: str) -> bool:
