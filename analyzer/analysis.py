@@ -32,7 +32,9 @@ def analyze(
     stage: str | None = None,
     settings: Settings | None = None,
     limits: Limits | None = None,
+    modes: tuple[str, ...] = ("diagnose",),
 ) -> Analysis:
+    """Open ``path`` and run the rules of ``modes`` (``diagnose``, ``lint``) over it."""
     bundle = open_bundle(path, at=at, limits=limits or Limits())
     frames = load_frames(bundle, settings or Settings())
-    return Analysis(frames, run_rules(frames, stage=stage), stage)
+    return Analysis(frames, run_rules(frames, stage=stage, modes=modes), stage)

@@ -25,6 +25,7 @@ class Rule:
     needs: tuple[str, ...]
     fn: RuleFn
     doc: str
+    mode: str = "diagnose"  # "diagnose" (why is it stuck) or "lint" (is it configured right)
 
 
 REGISTRY: dict[str, Rule] = {}
@@ -40,11 +41,15 @@ BUILTIN_MODULES = (
 )
 
 
-def rule(*ids: str, needs: tuple[str, ...] = (), summary: bool = False) -> Callable[[RuleFn], RuleFn]:
+def rule(*ids: str, needs: tuple[str, ...] = (), summary: bool = False, mode: str = "diagnose") -> Callable[[RuleFn], RuleFn]:
     """Register ``fn`` as the rule that emits ``ids``.
 
     A ``summary`` rule is called as ``fn(frames, findings)`` after all others.
+    ``mode="lint"`` rules judge configuration; they run in ``lint`` and
+    ``report``, not in ``diagnose``.
     """
+    if mode not in ("diagnose", "lint"):
+        raise ValueError(f"rule mode {mode!r} is not diagnose or lint")
 
     def register(fn: RuleFn) -> RuleFn:
         catalog = load_catalog()
@@ -57,7 +62,7 @@ def rule(*ids: str, needs: tuple[str, ...] = (), summary: bool = False) -> Calla
             if _OWNER.get(ident, name) != name:
                 raise ValueError(f"rule {name}: id {ident!r} is already emitted by {_OWNER[ident]}")
             _OWNER[ident] = name
-        (SUMMARIES if summary else REGISTRY)[name] = Rule(name, tuple(ids), tuple(needs), fn, (fn.__doc__ or "").strip())
+        (SUMMARIES if summary else REGISTRY)[name] = Rule(name, tuple(ids), tuple(needs), fn, (fn.__doc__ or "").strip(), mode)
         return fn
 
     return register
@@ -70,14 +75,19 @@ def load_builtin_rules() -> dict[str, Rule]:
     return {**REGISTRY, **SUMMARIES}
 
 
-def run_rules(frames, stage: str | None = None) -> list[Finding]:
-    """All findings, root causes first; ``stage`` keeps those about that Stage and what it relates to."""
+def run_rules(frames, stage: str | None = None, modes: tuple[str, ...] = ("diagnose",)) -> list[Finding]:
+    """All findings of the rules of ``modes``, root causes first.
+
+    ``stage`` keeps those about that Stage and what it relates to.
+    """
     load_builtin_rules()
     findings: list[Finding] = []
     for r in REGISTRY.values():
-        findings.extend(_checked(r, r.fn(frames)))
+        if r.mode in modes:
+            findings.extend(_checked(r, r.fn(frames)))
     for r in SUMMARIES.values():
-        findings.extend(_checked(r, r.fn(frames, tuple(findings))))
+        if r.mode in modes:
+            findings.extend(_checked(r, r.fn(frames, tuple(findings))))
     if stage is not None:
         findings = [f for f in findings if _touches_stage(f, stage)]
     return sorted(findings, key=sort_key)
