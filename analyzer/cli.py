@@ -107,12 +107,11 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def _run(command: str, fmt: str, output: str | None, debug: bool, **kwargs) -> None:
-    from analyzer.render import build_context, render
+    from analyzer.render import render_analysis
 
     try:
         analysis = _analyze(**kwargs)
-        context = build_context(analysis, command=command)
-        _emit(render(context, fmt), output)
+        _emit(render_analysis(analysis, fmt, command=command), output)
     except BundleError as exc:
         raise Failure(str(exc)) from None
     except (KeyboardInterrupt, click.ClickException):

@@ -20,6 +20,7 @@ from analyzer import __version__
 from analyzer.analysis import Analysis
 from analyzer.bundle import format_time
 from analyzer.findings import SEVERITIES, Finding
+from analyzer.graphics import PipelineGraph, TimelineView, pipeline_graph, timeline_views
 
 FORMATS = ("text", "md", "html", "json")
 EXTENSIONS = {".txt": "text", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
@@ -36,6 +37,8 @@ class StageBlock:
     health: str
     primary: Finding
     others: tuple[Finding, ...]
+    anchor: int = 0  # position of the primary finding in the findings list (1-based), for links
+    other_anchors: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,17 @@ class ReportContext:
     counts: dict[str, int]
     exit_code: int
     redaction: dict = field(default_factory=dict)
+    pipeline: PipelineGraph | None = None  # pictures are computed only for HTML
+    timeline: tuple[TimelineView, ...] = ()
+    timeline_rows: tuple[dict, ...] = ()  # the newest rows of the timeline, for the table under the picture
+    timeline_total: int = 0
+    gaps: tuple[Finding, ...] = ()
 
 
-def build_context(analysis: Analysis, command: str = "diagnose") -> ReportContext:
+TIMELINE_TABLE_ROWS = 300
+
+
+def build_context(analysis: Analysis, command: str = "diagnose", pictures: bool = False) -> ReportContext:
     frames = analysis.frames
     facts = frames.facts
     findings = tuple(analysis.findings)
@@ -89,12 +100,30 @@ def build_context(analysis: Analysis, command: str = "diagnose") -> ReportContex
     for key in sorted(by_stage):
         ranked = sorted(by_stage[key], key=lambda f: (f.rank, SEVERITIES.index(f.severity)))
         state = stage_rows.get(key, {})
+        position = {id(f): i for i, f in enumerate(findings, 1)}
         blocks.append(StageBlock(key[0], key[1], state.get("phase_text", "unknown (Stage not in the bundle)"),
-                                 state.get("health_text", "unknown"), ranked[0], tuple(ranked[1:])))
+                                 state.get("health_text", "unknown"), ranked[0], tuple(ranked[1:]),
+                                 position[id(ranked[0])], tuple(position[id(f)] for f in ranked[1:])))
         in_blocks.add(id(ranked[0]))
     others = tuple(f for f in findings if id(f) not in in_blocks)
     counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
     v = frames.versions
+    extras: dict = {}
+    if pictures:
+        timeline = frames.timeline
+        if analysis.stage:
+            timeline = timeline.filter((pl.col("stage") == analysis.stage) | pl.col("stage").is_null())
+        window = timeline.filter(pl.col("time") <= facts.reference_time).sort("time", descending=True)
+        extras = {
+            "pipeline": pipeline_graph(stages, frames.warehouses, findings),
+            "timeline": timeline_views(timeline, facts.reference_time),
+            "timeline_rows": tuple(
+                window.head(TIMELINE_TABLE_ROWS)
+                .select(pl.col("time").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("time"), "category", "severity",
+                        "object_kind", "object_namespace", "object_name", "stage", "summary", "source")
+                .to_dicts()),
+            "timeline_total": timeline.height,
+        }
     return ReportContext(
         tool_version=__version__,
         command=command,
@@ -117,6 +146,8 @@ def build_context(analysis: Analysis, command: str = "diagnose") -> ReportContex
         counts=counts,
         exit_code=analysis.exit_code,
         redaction=facts.redaction,
+        gaps=tuple(f for f in findings if f.id == "collection-gap"),
+        **extras,
     )
 
 
@@ -187,6 +218,10 @@ def _markdown_code(text: object) -> str:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def render_analysis(analysis: Analysis, fmt: str, command: str = "diagnose") -> str:
+    return render(build_context(analysis, command=command, pictures=(fmt == "html")), fmt)
 
 
 def render(context: ReportContext, fmt: str) -> str:
