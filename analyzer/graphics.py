@@ -215,6 +215,6 @@ def _view(timeline: pl.DataFrame, key: str, label: str, start: datetime, end: da
         for i in range(7)
     )
     return TimelineView(key, label, start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        PLOT_X + PLOT_W + 10, 20 + len(LANES) * LANE_H + 24,
+                        PLOT_X + PLOT_W + 30, 20 + len(LANES) * LANE_H + 24,
                         tuple((LANE_LABELS[lane], lane_y[lane]) for lane in LANES), ticks, marks,
                         timeline.height - inside.height)

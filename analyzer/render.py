@@ -55,6 +55,7 @@ class ReportContext:
 
     tool_version: str
     command: str  # the mode that produced the report
+    heading: str  # "report", or "diagnose report" for a mode's own report
     source: str
     layout: str
     reference_time: str
@@ -127,6 +128,7 @@ def build_context(analysis: Analysis, command: str = "diagnose", pictures: bool 
     return ReportContext(
         tool_version=__version__,
         command=command,
+        heading="report" if command == "report" else f"{command} report",
         source=facts.source,
         layout=facts.layout,
         reference_time=format_time(facts.reference_time),
