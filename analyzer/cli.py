@@ -140,7 +140,7 @@ def main() -> None:
 
 @main.command()
 @common_options
-@click.option("--format", "fmt", type=click.Choice(["text", "md", "html", "json"]), default=None,
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "html", "json", "junit"]), default=None,
               help="Output format (default text, or from -o's extension).")
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
 def diagnose(path, fmt, output, debug, **kwargs):
@@ -161,7 +161,7 @@ def diagnose(path, fmt, output, debug, **kwargs):
 @main.command()
 @common_options
 @click.option("-o", "--output", metavar="FILE", required=True,
-              help="Report file; the format comes from its extension (.html, .md, .json, .txt).")
+              help="Report file; the format comes from its extension (.html, .md, .json, .txt, .xml for JUnit).")
 def report(path, output, debug, **kwargs):
     """Everything in one document, format picked from -o's extension.
 
@@ -173,7 +173,7 @@ def report(path, output, debug, **kwargs):
 
     fmt = format_for_path(output)
     if fmt is None:
-        raise Failure(f"{output}: unknown report extension; use .html, .md, .json or .txt")
+        raise Failure(f"{output}: unknown report extension; use .html, .md, .json, .txt or .xml (JUnit)")
     _run("report", fmt, output, debug, path=path, **kwargs)
 
 

@@ -19,12 +19,13 @@ import polars as pl
 from analyzer import __version__
 from analyzer.analysis import Analysis
 from analyzer.bundle import format_time
-from analyzer.findings import SEVERITIES, Finding
+from analyzer.findings import SEVERITIES, Finding, at_least
 from analyzer.graphics import PipelineGraph, TimelineView, pipeline_graph, timeline_views
 
-FORMATS = ("text", "md", "html", "json")
-EXTENSIONS = {".txt": "text", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json"}
-TEMPLATE_FILES = {"text": "diagnosis.txt.j2", "md": "report.md.j2", "html": "report.html.j2"}
+FORMATS = ("text", "md", "html", "json", "junit")
+EXTENSIONS = {".txt": "text", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".json": "json",
+              ".xml": "junit"}
+TEMPLATE_FILES = {"text": "diagnosis.txt.j2", "md": "report.md.j2", "html": "report.html.j2", "junit": "report.junit.xml.j2"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class ReportContext:
     stages_checked: int
     stage_blocks: tuple[StageBlock, ...]
     other_findings: tuple[Finding, ...]  # not about a stuck Stage, or ranked below its root cause
+    unblocked_findings: tuple[Finding, ...]  # in no DIAGNOSIS block at all
     findings: tuple[Finding, ...]
     counts: dict[str, int]
     exit_code: int
@@ -79,6 +81,17 @@ class ReportContext:
     timeline_rows: tuple[dict, ...] = ()  # the newest rows of the timeline, for the table under the picture
     timeline_total: int = 0
     gaps: tuple[Finding, ...] = ()
+    stages: tuple[tuple[str, str], ...] = ()  # every Stage checked, (namespace, name)
+
+
+@dataclass(frozen=True)
+class JUnitCase:
+    """One test case of the JUnit report: a Stage, or another object a finding is about."""
+
+    classname: str
+    name: str
+    failure: Finding | None  # the root cause, when something at error or worse is found
+    findings: tuple[Finding, ...]
 
 
 TIMELINE_TABLE_ROWS = 300
@@ -98,6 +111,7 @@ def build_context(analysis: Analysis, command: str = "diagnose", pictures: bool 
             by_stage.setdefault((f.subject.namespace or "", f.subject.name), []).append(f)
     blocks = []
     in_blocks: set[int] = set()
+    in_any_block: set[int] = set()
     for key in sorted(by_stage):
         ranked = sorted(by_stage[key], key=lambda f: (f.rank, SEVERITIES.index(f.severity)))
         state = stage_rows.get(key, {})
@@ -106,6 +120,7 @@ def build_context(analysis: Analysis, command: str = "diagnose", pictures: bool 
                                  state.get("health_text", "unknown"), ranked[0], tuple(ranked[1:]),
                                  position[id(ranked[0])], tuple(position[id(f)] for f in ranked[1:])))
         in_blocks.add(id(ranked[0]))
+        in_any_block.update(id(f) for f in ranked)
     others = tuple(f for f in findings if id(f) not in in_blocks)
     counts = {s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES}
     v = frames.versions
@@ -144,11 +159,13 @@ def build_context(analysis: Analysis, command: str = "diagnose", pictures: bool 
         stages_checked=stages.height,
         stage_blocks=tuple(blocks),
         other_findings=others,
+        unblocked_findings=tuple(f for f in findings if id(f) not in in_any_block),
         findings=findings,
         counts=counts,
         exit_code=analysis.exit_code,
         redaction=facts.redaction,
         gaps=tuple(f for f in findings if f.id == "collection-gap"),
+        stages=tuple(stages.select("namespace", "name").sort("namespace", "name").iter_rows()),
         **extras,
     )
 
@@ -192,24 +209,63 @@ def template_dir() -> Path:
     raise FileNotFoundError("report_templates not found beside the analyzer package")
 
 
+def junit_cases(context: ReportContext) -> tuple[JUnitCase, ...]:
+    """A case per Stage (passing when nothing is wrong), then one per other object with findings."""
+    by_subject: dict[tuple[str, str | None, str], list[Finding]] = {}
+    for f in context.findings:
+        by_subject.setdefault((f.subject.kind, f.subject.namespace, f.subject.name), []).append(f)
+    cases = []
+    for namespace, name in context.stages:
+        found = tuple(sorted(by_subject.pop(("Stage", namespace, name), []), key=lambda f: (f.rank, f.id)))
+        failing = [f for f in found if at_least(f.severity, "error")]
+        cases.append(JUnitCase(f"stages.{namespace}", name, failing[0] if failing else None, found))
+    for (kind, namespace, name), found in sorted(by_subject.items(), key=lambda kv: tuple(x or "" for x in kv[0])):
+        ranked = tuple(sorted(found, key=lambda f: (f.rank, f.id)))
+        failing = [f for f in ranked if at_least(f.severity, "error")]
+        classname = f"{kind.lower()}s.{namespace}" if namespace else f"{kind.lower()}s"
+        cases.append(JUnitCase(classname, name, failing[0] if failing else None, ranked))
+    return tuple(cases)
+
+
 def _environment(fmt: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir()),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default_for_string=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    if fmt == "junit":
+        env.finalize = _xml_text
     env.filters["md"] = _markdown_escape
     env.filters["mdcode"] = _markdown_code
+    env.filters["mdblock"] = _markdown_block
     return env
+
+
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(value: object) -> object:
+    """XML 1.0 cannot hold control characters even escaped: drop them from bundle text."""
+    return _XML_INVALID.sub("", value) if isinstance(value, str) else value
+
+
+def _markdown_block(text: object, lang: str = "", indent: int = 0) -> str:
+    """A fenced code block whose fence no backtick run in the text can close."""
+    value = str(text)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", value)), default=0) + 1)
+    pad = " " * indent
+    body = "\n".join(pad + line for line in value.splitlines() or [""])
+    return f"{pad}{fence}{lang}\n{body}\n{pad}{fence}"
 
 
 def _markdown_escape(text: object) -> str:
     """Bundle text in Markdown: no markup, no HTML, one line."""
     out = " ".join(str(text).split())
-    for ch in "\\`*_{}[]<>()#+!|~":
+    # Only what can start markup inside a line: emphasis, code, links, HTML, tables.
+    for ch in "\\`*_[]<>|~":
         out = out.replace(ch, "\\" + ch)
     return out
 
@@ -226,11 +282,24 @@ def render_analysis(analysis: Analysis, fmt: str, command: str = "diagnose") -> 
     return render(build_context(analysis, command=command, pictures=(fmt == "html")), fmt)
 
 
+MARKDOWN_BUDGET = 60_000  # characters: what GitHub, GitLab and Jira comments take comfortably
+
+
 def render(context: ReportContext, fmt: str) -> str:
     if fmt == "json":
         return to_json(context)
     template = _environment(fmt).get_template(TEMPLATE_FILES[fmt])
-    return template.render(ctx=context)
+    extra = {"cases": junit_cases(context)} if fmt == "junit" else {}
+    text = template.render(ctx=context, compact=False, **extra)
+    if fmt != "md" or len(text) <= MARKDOWN_BUDGET:
+        return text
+    # Over budget: findings in summary form (headline, cause, first fix step), then a hard cut.
+    text = template.render(ctx=context, compact=True)
+    note = (f"\n\n_Shortened to fit {MARKDOWN_BUDGET:,} characters: evidence and further fix steps are left out. "
+            "The full report: `--format html` or `--format json`._\n")
+    if len(text) + len(note) > MARKDOWN_BUDGET:
+        text = text[: MARKDOWN_BUDGET - len(note) - 200].rsplit("\n", 1)[0] + "\n\n_(cut here)_"
+    return text + note
 
 
 def to_json(context: ReportContext) -> str:
