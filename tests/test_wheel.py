@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ def test_wheel_contains_templates_and_samples(wheel):
 
 
 def test_installed_wheel_diagnoses_outside_the_checkout(wheel, tmp_path):
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env_dir = tmp_path / "venv"
     # Reuse the already installed dependencies; the wheel itself goes in without them.
     venv.create(env_dir, system_site_packages=True, with_pip=True)
@@ -40,11 +42,11 @@ def test_installed_wheel_diagnoses_outside_the_checkout(wheel, tmp_path):
     copy = tmp_path / "work" / sample.name
     shutil.copytree(sample, copy)
     cli = env_dir / "bin" / "gitops-master"
-    result = subprocess.run([str(cli), "diagnose", str(copy)], cwd=tmp_path / "work", capture_output=True, text=True)
+    result = subprocess.run([str(cli), "diagnose", str(copy)], cwd=tmp_path / "work", capture_output=True, text=True, env=clean)
     assert result.returncode in (0, 1), result.stderr
     assert "Reference time:" in result.stdout
-    where = subprocess.run([str(py), "-c", "import analyzer, sys; print(analyzer.__file__)"], cwd=tmp_path, capture_output=True, text=True)
+    where = subprocess.run([str(py), "-c", "import analyzer, sys; print(analyzer.__file__)"], cwd=tmp_path, capture_output=True, text=True, env=clean)
     assert str(env_dir) in where.stdout, "the test must exercise the installed package, not the checkout"
     report = tmp_path / "work" / "r.html"
-    result = subprocess.run([str(cli), "report", str(copy), "-o", str(report)], cwd=tmp_path / "work", capture_output=True, text=True)
+    result = subprocess.run([str(cli), "report", str(copy), "-o", str(report)], cwd=tmp_path / "work", capture_output=True, text=True, env=clean)
     assert report.exists() and "<!DOCTYPE html>" in report.read_text()
