@@ -1,0 +1,5 @@
+import sys
+
+from analyzer.serve.server import main
+
+sys.exit(main())
