@@ -2701,8 +2701,13 @@ def scenario_repo_server_refused(out: Path) -> None:
         "(its previous log). guestbook-dev is a distractor: Synced and Healthy now, but its operationState still "
         "shows a hand-started sync of a feature-branch commit that an admission webhook refused about three "
         "days ago; that is stale, informational only. The collector could not list Secrets in kargo-demo "
-        "(Forbidden), which must be reported as a collection gap, not as 'no secrets'.",
+        "(Forbidden), which must be reported as a collection gap, not as 'no secrets'. Secondary finding: "
+        "auto-promotion is on for staging, amber-badger is the newest Freight verified upstream and is not yet on "
+        "staging, and on Kargo v1.11 auto-promotion does not retry a Freight whose newest terminal Promotion to the "
+        "Stage did not succeed, so staging stays on gentle-kestrel until someone promotes amber-badger (a warning, "
+        "ranked below the repo-server cause).",
         [("argocd-repo-server-unreachable", "Stage", PROJECT, "staging"),
+         ("auto-promotion-blocked", "Stage", PROJECT, "staging"),
          ("argocd-stale-operation-state", "Application", ARGOCD_NS, "guestbook-dev"),
          ("collection-gap", "Secret", PROJECT, "*")],
         [("promotion-step-failed", "Stage", PROJECT, "staging"),
@@ -3133,12 +3138,209 @@ def scenario_pasted(out: Path) -> None:
 
 # ---------------------------------------------------------------- main
 
+# ---------------------------------------------------------------- scenario 6: everything verify needs
+
+
+CRD_CATALOG = (
+    ("kargo.akuity.io", "Namespaced", ("Stage", "stages"), ("Promotion", "promotions"), ("Freight", "freights"),
+     ("Warehouse", "warehouses"), ("ProjectConfig", "projectconfigs"), ("PromotionTask", "promotiontasks")),
+    ("kargo.akuity.io", "Cluster", ("Project", "projects"), ("ClusterPromotionTask", "clusterpromotiontasks"),
+     ("ClusterConfig", "clusterconfigs")),
+    ("argoproj.io", "Namespaced", ("Application", "applications"), ("ApplicationSet", "applicationsets"),
+     ("AppProject", "appprojects"), ("AnalysisTemplate", "analysistemplates"), ("AnalysisRun", "analysisruns"),
+     ("Rollout", "rollouts"), ("Experiment", "experiments")),
+    ("argoproj.io", "Cluster", ("ClusterAnalysisTemplate", "clusteranalysistemplates")),
+    ("cert-manager.io", "Namespaced", ("Certificate", "certificates"), ("CertificateRequest", "certificaterequests"),
+     ("Issuer", "issuers")),
+    ("cert-manager.io", "Cluster", ("ClusterIssuer", "clusterissuers")),
+    ("acme.cert-manager.io", "Namespaced", ("Order", "orders"), ("Challenge", "challenges")),
+)
+
+
+def crd_summary(cluster: Cluster, group: str, scope: str, kind: str, plural: str, created: datetime) -> dict:
+    """A CRD as collector.sh summarises it (no schema)."""
+    version = "v1" if "cert-manager" in group else "v1alpha1"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}", "creationTimestamp": ts(created), "generation": 1,
+                     "labels": {}, "annotations": {}},
+        "spec": {"group": group, "scope": scope,
+                 "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "shortNames": [], "categories": []},
+                 "versions": [{"name": version, "served": True, "storage": True, "deprecated": False,
+                               "additionalPrinterColumns": []}]},
+        "status": {"storedVersions": [version]},
+    }
+
+
+def tls_objects(cluster: Cluster, namespace: str, host: str, created: datetime, ingress_name: str, service: str,
+                port: int, address: str) -> tuple[dict, dict, dict]:
+    """An Ingress with TLS, the Secret as collector.sh lists it (key names only), and its Certificate."""
+    secret_name = f"{ingress_name}-tls"
+    issued = created + timedelta(minutes=2)
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": cluster.meta("Ingress", ingress_name, namespace, created, generation=1,
+                                 annotations={"cert-manager.io/cluster-issuer": "letsencrypt", LAST_APPLIED: HIDDEN}),
+        "spec": {
+            "ingressClassName": "traefik",
+            "rules": [{"host": host, "http": {"paths": [{
+                "path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": service, "port": {"number": port}}}}]}}],
+            "tls": [{"hosts": [host], "secretName": secret_name}],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": address}]}},
+    }
+    meta = cluster.meta("Secret", secret_name, namespace, issued,
+                        annotations={"cert-manager.io/certificate-name": secret_name,
+                                     "cert-manager.io/issuer-kind": "ClusterIssuer",
+                                     "cert-manager.io/issuer-name": "letsencrypt"},
+                        labels={"controller.cert-manager.io/fao": "true"})
+    meta.pop("resourceVersion", None)
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "kubernetes.io/tls",
+              "data": {"tls.crt": "", "tls.key": ""}}
+    certificate = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": cluster.meta("Certificate", secret_name, namespace, created, issued, generation=1,
+                                 ownerReferences=[cluster.owner("networking.k8s.io/v1", "Ingress", namespace,
+                                                                ingress_name, blockOwnerDeletion=True,
+                                                                controller=True)]),
+        "spec": {"dnsNames": [host], "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer",
+                                                   "name": "letsencrypt"},
+                 "secretName": secret_name, "usages": ["digital signature", "key encipherment"]},
+        "status": {
+            "conditions": [{"lastTransitionTime": ts(issued), "message": "Certificate is up to date and has not expired",
+                            "observedGeneration": 1, "reason": "Ready", "status": "True", "type": "Ready"}],
+            "notAfter": ts(issued + timedelta(days=90)), "notBefore": ts(issued),
+            "renewalTime": ts(issued + timedelta(days=60)), "revision": 1,
+        },
+    }
+    return ingress, secret, certificate
+
+
+def verification_rbac(cluster: Cluster, created: datetime) -> None:
+    """The playbook's S3 ServiceAccount, ClusterRole and ClusterRoleBinding, and the cluster's own admin role."""
+    cluster.add(f"cluster-resources/serviceaccounts/{PROJECT}.json",
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": cluster.meta("ServiceAccount", "default", PROJECT, created)},
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": cluster.meta("ServiceAccount", "kargo-verification", PROJECT, created,
+                                          annotations={LAST_APPLIED: HIDDEN})})
+    cluster.add("cluster-resources/clusterroles.json",
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                 "metadata": cluster.meta("ClusterRole", "cluster-admin", None, CLUSTER_BORN,
+                                          labels={"kubernetes.io/bootstrapping": "rbac-defaults"}),
+                 "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                           {"nonResourceURLs": ["*"], "verbs": ["*"]}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                 "metadata": cluster.meta("ClusterRole", "kargo-verification", None, created,
+                                          annotations={LAST_APPLIED: HIDDEN}, labels={"app": "kargo-verification"}),
+                 "rules": [{"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": ["get", "list"]},
+                           {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["get", "list"]},
+                           {"apiGroups": ["argoproj.io"], "resources": ["applications"], "verbs": ["get", "list"]}]})
+    cluster.add("cluster-resources/clusterrolebindings.json",
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                 "metadata": cluster.meta("ClusterRoleBinding", "cluster-admin", None, CLUSTER_BORN,
+                                          labels={"kubernetes.io/bootstrapping": "rbac-defaults"}),
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+                 "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}]},
+                {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                 "metadata": cluster.meta("ClusterRoleBinding", "kargo-verification", None, created,
+                                          annotations={LAST_APPLIED: HIDDEN}),
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kargo-verification"},
+                 "subjects": [{"kind": "ServiceAccount", "name": "kargo-verification", "namespace": PROJECT}]})
+    cluster.touch(f"cluster-resources/rolebindings/{PROJECT}.json")
+
+
+def scenario_verified(out: Path) -> None:
+    C = datetime(2026, 11, 24, 8, 30, 41, tzinfo=UTC)
+    stages = ["dev", "prod"]
+    cl = Cluster("verified-pipeline", C, "1.11.2", "3.1.8", stages, "guestbook-prod")
+    project_created = C - timedelta(days=31, hours=5)
+    kargo_installed = C - timedelta(days=33)
+    install_base(cl, kargo_installed=kargo_installed, argocd_installed=C - timedelta(days=40),
+                 project_created=project_created, repo_server_ip="10.96.142.17")
+    f1 = make_freight(cl, "v2.7.0", "brave-otter", C - timedelta(days=6, hours=2), "Release 2.7")
+    f2 = make_freight(cl, "v2.8.0", "lucky-heron", C - timedelta(hours=20), "Release 2.8: entry search")
+    sims = {
+        "dev": StageSim(cl, "dev", None, project_created + timedelta(minutes=5)),
+        "prod": StageSim(cl, "prod", "dev", project_created + timedelta(minutes=5), auto=False),
+    }
+    ops = "email:ops@example.com"
+    recent = {}
+    for f in (f1, f2):
+        d = sims["dev"].promote(f, f.created + timedelta(minutes=1))
+        recent = {"dev": d, "prod": sims["prod"].promote(f, d.finished + timedelta(hours=5), actor=ops)}
+    apps = {}
+    for i, (name, sim) in enumerate(sims.items()):
+        apps[name] = app_for(cl, sim, created=project_created + timedelta(minutes=25),
+                             reconciled=C - timedelta(seconds=41 + 33 * i))
+        app_workload_for(cl, sim, project_created + timedelta(minutes=20))
+    generations = {"dev": 2, "prod": 2}
+    statuses = {name: sim.status(generations[name], apps[name]) for name, sim in sims.items()}
+    project_objects(cl, project_created, 2, 2, {name: sim.auto for name, sim in sims.items()})
+    add_pipeline(cl, list(sims.values()), [f1, f2], warehouse_created=project_created + timedelta(minutes=2),
+                 statuses=statuses, generations=generations, apps=apps,
+                 templates=[smoke_template(cl, project_created + timedelta(minutes=3))])
+
+    # What Levels 1 and 3 and the V3 checklist read: Ingresses, TLS Secrets, Certificates, CRDs, RBAC.
+    exposed = project_created + timedelta(minutes=21)
+    for i, stage in enumerate(stages):
+        ns = f"guestbook-{stage}"
+        host = "guestbook.example.com" if stage == "prod" else f"guestbook-{stage}.example.com"
+        ingress, secret, cert = tls_objects(cl, ns, host, exposed, "guestbook", "guestbook", 80, f"203.0.113.{10 + i}")
+        cl.add(f"cluster-resources/ingresses/{ns}.json", ingress)
+        cl.add(f"cluster-resources/secrets/{ns}.json", secret)
+        cl.add(f"cluster-resources/custom-resources/certificates.cert-manager.io/{ns}.json", cert)
+        cl.add(f"cluster-resources/serviceaccounts/{ns}.json",
+               {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": cl.meta("ServiceAccount", "default", ns, exposed)})
+    ingress, secret, cert = tls_objects(cl, KARGO_NS, "kargo.example.com", kargo_installed + timedelta(minutes=4),
+                                        "kargo-api", "kargo-api", 443, "203.0.113.5")
+    cl.add(f"cluster-resources/ingresses/{KARGO_NS}.json", ingress)
+    cl.add(f"cluster-resources/secrets/{KARGO_NS}.json", secret)
+    cl.add(f"cluster-resources/custom-resources/certificates.cert-manager.io/{KARGO_NS}.json", cert)
+    cl.touch(f"cluster-resources/secrets/{PROJECT}.json")
+    cl.touch(f"cluster-resources/ingresses/{PROJECT}.json")
+    crds = []
+    for group, scope, *kinds in CRD_CATALOG:
+        installed = kargo_installed if "kargo" in group else C - timedelta(days=40)
+        crds += [crd_summary(cl, group, scope, kind, plural, installed) for kind, plural in kinds]
+    cl.add("cluster-resources/customresourcedefinitions.json", *crds)
+    verification_rbac(cl, project_created + timedelta(minutes=3))
+
+    lines = []
+    for name, rec in recent.items():
+        lines += kargo_promotion_lines(cl, rec.name, name, f2.name, rec.created + timedelta(seconds=1), rec.finished,
+                                       "Succeeded", compact=True)
+    add_log(cl, KARGO_NS, find_pod(cl, KARGO_NS, "kargo-controller"), "controller", lines)
+    ctrl, repo = argocd_routine_logs(cl, [f"guestbook-{s}" for s in stages], C - timedelta(seconds=41))
+    add_log(cl, ARGOCD_NS, "argocd-application-controller-0", "argocd-application-controller", ctrl)
+    add_log(cl, ARGOCD_NS, find_pod(cl, ARGOCD_NS, "argocd-repo-server"), "argocd-repo-server", repo)
+
+    shutil.rmtree(out / "verified-pipeline", ignore_errors=True)
+    write_dir(out / "verified-pipeline", render_bundle(cl))
+    write_expected(
+        out / "verified-pipeline" / "expected.json",
+        "A two-stage pipeline (dev -> prod) collected with everything the verify mode reads: Ingresses with TLS "
+        "and their cert-manager Certificates (Ready), the TLS Secrets by name and key names, the "
+        "CustomResourceDefinitions, ServiceAccounts and the playbook's verification ClusterRole and binding. Both "
+        "Stages run v2.8.0 (Freight lucky-heron), are Ready=True/Verified with Successful AnalysisRuns, and their "
+        "Applications are Synced and Healthy. `gitops-master verify` passes all four levels on both Stages; "
+        "diagnose reports nothing.",
+        [],
+        [("verification-failed", "Stage", PROJECT, "prod"), ("collection-gap", "Secret", PROJECT, "*")],
+    )
+
+
 SCENARIOS: list[Callable[[Path], None]] = [
     scenario_poisoned,
     scenario_repo_server_refused,
     scenario_verification_failed,
     scenario_healthy,
     scenario_pasted,
+    scenario_verified,
 ]
 
 
