@@ -210,5 +210,195 @@ def serve(path, port, kubeconfig_out, request_log, uncollected, deny, delay):
         raise Failure(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}") from None
 
 
+
+# ------------------------------------------------------------ verify, promote-check, setup, ask
+#
+# Exit codes of these modes: verify 0 every Stage PASS, 1 a Stage FAILs, 3 no
+# FAIL but a check is UNKNOWN (its data was not collected); promote-check 0 GO,
+# 1 NO-GO, 3 UNKNOWN; lint 1 when a finding is at --fail-on or worse, else 0;
+# ask 0 routed, 1 ambiguous or no mode matched. 2 is always bad input.
+
+MODE_FORMATS = ["text", "md", "html", "json", "junit"]
+
+
+def _mode(command: str, fmt: str | None, output: str | None, debug: bool, build, **kwargs) -> None:
+    """Analyse, build the mode's context with ``build(analysis)``, render it, exit with its code."""
+    from analyzer.modes.output import render_mode
+    from analyzer.render import format_for_path
+
+    fmt = fmt or (format_for_path(output) if output else None) or "text"
+    if fmt not in MODE_FORMATS:
+        raise Failure(f"{command} writes {', '.join(MODE_FORMATS)}; not {fmt}")
+    try:
+        context, template = build(_analyze(**kwargs))
+        _emit(render_mode(context, template, fmt), output)
+    except BundleError as exc:
+        raise Failure(str(exc)) from None
+    except (KeyboardInterrupt, click.ClickException):
+        raise
+    except ValueError as exc:  # the library's own "no such Stage" and argument errors
+        if debug:
+            traceback.print_exc()
+        raise Failure(str(exc)) from None
+    except Exception as exc:  # a bug must still end in one clear line
+        if debug:
+            traceback.print_exc()
+        raise Failure(f"internal error while analysing {kwargs['path']}: {type(exc).__name__}: {exc} "
+                      "(run with --debug for the traceback)") from None
+    sys.exit(context.exit_code)
+
+
+def mode_format_options(fn):
+    fn = click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")(fn)
+    return click.option("--format", "fmt", type=click.Choice(MODE_FORMATS), default=None,
+                        help="Output format (default text, or from -o's extension).")(fn)
+
+
+@main.command()
+@common_options
+@mode_format_options
+@click.option("--quick", is_flag=True, help="Levels 1 and 2 only (the playbook's quick verification).")
+def verify(path, fmt, output, debug, quick, **kwargs):
+    """Is it up: the 4-level verification per Stage (V1-V4), one VERIFICATION REPORT each.
+
+    Stops at the first failing level; a check whose data the bundle lacks is
+    UNKNOWN, never PASS. Exit code 0 all PASS, 1 a Stage FAILs, 3 UNKNOWN.
+
+    \b
+    Examples:
+      gitops-master verify bundle.tar.gz
+      gitops-master verify bundle.tar.gz --stage prod --quick
+    """
+    from analyzer.modes.verify import verify as build
+
+    _mode("verify", fmt, output, debug, lambda analysis: (build(analysis, quick=quick), "verify"), path=path, **kwargs)
+
+
+@main.command("promote-check")
+@common_options
+@mode_format_options
+@click.option("--freight", metavar="NAME", help="Freight name, alias or 7+ character prefix (default: the newest verified upstream).")
+def promote_check(path, fmt, output, debug, freight, **kwargs):
+    """May this Freight be promoted now: every DO NOT PROMOTE IF rule (P1), how (P2), progress (P3), after (P4).
+
+    Exit code 0 GO, 1 NO-GO, 3 UNKNOWN (a rule could not be evaluated).
+
+    \b
+    Examples:
+      gitops-master promote-check bundle.tar.gz --stage prod
+      gitops-master promote-check bundle.tar.gz --stage prod --freight sunny-mantis --format json
+    """
+    from analyzer.modes.promote import promote_check as build
+
+    if not kwargs.get("stage"):
+        raise click.UsageError("promote-check needs --stage: the Stage to promote to")
+    stage = kwargs["stage"]
+    # Every Stage's findings matter here (a down controller blocks all of them): analyse unfiltered.
+    _mode("promote-check", fmt, output, debug, lambda analysis: (build(analysis, stage, freight), "promote"),
+          path=path, **{**kwargs, "stage": None})
+
+
+@main.command()
+@common_options
+@mode_format_options
+@click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
+              help="Exit 1 when a finding is at this severity or worse.")
+def lint(path, fmt, output, debug, fail_on, **kwargs):
+    """Is it configured right: the pipeline tree (S1) and the setup lint of every Stage (S2, S4, anti-patterns).
+
+    Each finding says what to change in git. Exit code 1 when a finding is at
+    --fail-on or worse (default error: a Promotion will be refused or fail).
+
+    \b
+    Examples:
+      gitops-master lint bundle.tar.gz
+      gitops-master lint bundle.tar.gz --format md -o lint.md --fail-on warning
+    """
+    from analyzer.modes.lint import lint as build
+
+    _mode("lint", fmt, output, debug, lambda analysis: (build(analysis, fail_on=fail_on), "lint"), path=path, **kwargs)
+
+
+@main.group()
+def scaffold():
+    """Generate objects for git (S2-S4)."""
+
+
+@scaffold.command("stage")
+@click.option("--project", required=True, help="Kargo project.")
+@click.option("--name", required=True, help="Name of the new Stage.")
+@click.option("--upstream", multiple=True, metavar="STAGE", help="Stage(s) it takes verified Freight from; none: directly from the Warehouse.")
+@click.option("--app", "apps", multiple=True, required=True, metavar="APP", help="Argo CD Application it promotes (repeat for more).")
+@click.option("--warehouse", help="Warehouse the Freight comes from (default: the project name).")
+@click.option("--namespace", help="Project namespace (default: the project name).")
+@click.option("--argocd-namespace", default="argocd", show_default=True, help="Namespace of the Argo CD Applications.")
+@click.option("--app-namespace", help="Namespace the Stage's workloads run in, checked by the verification (default: the Stage name).")
+@click.option("--image", default=None, help="Image of the verification Job (default alpine/k8s:latest, as in the playbook).")
+@click.option("-o", "--output", "directory", metavar="DIR", help="Write one file per object kind into DIR instead of printing them.")
+def scaffold_stage(project, name, upstream, apps, warehouse, namespace, argocd_namespace, app_namespace, image, directory):
+    """A Stage with argocd-update retry from the tuning table, its AnalysisTemplate, and the verification RBAC.
+
+    \b
+    Example:
+      gitops-master scaffold stage --project kargo-demo --name monitoring --upstream operators \
+        --app kube-prometheus-stack --app loki --warehouse platform-apps -o ./kargo/monitoring
+    """
+    from analyzer.scaffold import DEFAULT_IMAGE, ScaffoldError, as_stream, render_scaffold, scaffold_stage as build, write_scaffold
+
+    try:
+        context = build(project, name, list(apps), list(upstream), warehouse, namespace, argocd_namespace, app_namespace,
+                        image or DEFAULT_IMAGE)
+        files = render_scaffold(context)
+        for note in context.notes:
+            click.echo(f"note: {note}", err=True)
+        if directory:
+            for written in write_scaffold(files, directory):
+                click.echo(f"wrote {written}", err=True)
+        else:
+            click.echo(as_stream(files), nl=False)
+    except ScaffoldError as exc:
+        raise Failure(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"{directory}: cannot write ({exc.strerror or exc})") from None
+
+
+@main.command()
+@click.argument("text")
+@click.option("--bundle", metavar="PATH", help="Fill the command with this bundle and its Stage names.")
+@click.option("--run", "run_it", is_flag=True, help="Run the command (needs --bundle and no placeholder left).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+def ask(text, bundle, run_it, fmt):
+    """Which mode answers TEXT (the playbook's mode table), and the command that does; never assumes diagnose.
+
+    Prints the command; runs it only with --run. Exit code 0 routed, 1
+    ambiguous or no match (the candidates are listed).
+
+    \b
+    Examples:
+      gitops-master ask "is prod up?"
+      gitops-master ask "may I promote this freight to prod?" --bundle bundle.tar.gz --run
+    """
+    from analyzer.modes.ask import route
+    from analyzer.modes.output import render_mode
+
+    stages, project = None, None
+    if bundle:
+        try:
+            analysis = _analyze(bundle, None, None, None, None, None)
+        except BundleError as exc:
+            raise Failure(str(exc)) from None
+        stages = analysis.frames.stages.get_column("name").to_list()
+        project = analysis.frames.environment.get("kargo_project")
+    context = route(text, bundle=bundle, stages=stages, project=project)
+    click.echo(render_mode(context, "ask", fmt), nl=False)
+    if run_it:
+        if context.outcome != "routed":
+            sys.exit(context.exit_code)
+        if context.placeholders:
+            raise Failure(f"cannot run: fill in {', '.join(context.placeholders)} first" + ("" if bundle else " (pass --bundle)"))
+        click.echo("", err=True)
+        main(args=list(context.argv), prog_name="gitops-master")
+    sys.exit(context.exit_code)
+
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

@@ -13,6 +13,28 @@ class Settings:
     promotion_stuck_after: timedelta = timedelta(minutes=15)
     # A container restart this close to a failure is named as its cause.
     correlation_window: timedelta = timedelta(minutes=15)
+    # A healthy, promoted Stage with verification configured but no AnalysisRun
+    # this long after its Promotion finished has a verification that never started.
+    verification_start_grace: timedelta = timedelta(minutes=5)
+    # A controller container that restarted at least `controller_restart_threshold`
+    # times, the last time within this window, is crash-looping.
+    controller_restart_window: timedelta = timedelta(hours=1)
+    controller_restart_threshold: int = 3
+    # A controller container running but not ready for longer than this is down.
+    controller_ready_grace: timedelta = timedelta(minutes=2)
+    # Health not trusted yet counts as settling only this long after the Argo CD
+    # operation finished; longer, and something else keeps it from settling.
+    health_settle_window: timedelta = timedelta(minutes=2)
+    # An Argo CD operation Running or Terminating longer than this (or a retry
+    # wait that outlived its last retry by this much) blocks every new sync.
+    operation_stuck_after: timedelta = timedelta(minutes=30)
+    # A repo-server OOM kill this recent is reported even if nothing failed on it yet.
+    oom_lookback: timedelta = timedelta(hours=24)
+    # Argo CD's reconcile period (argocd-cm timeout.reconciliation); None: the
+    # detected version's default (<= v2.14: 180s; v3.0+: 120s plus up to 60s jitter).
+    reconcile_period: timedelta | None = None
+    # A Warehouse refresh requested this recently means someone expected new Freight.
+    warehouse_refresh_window: timedelta = timedelta(hours=1)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

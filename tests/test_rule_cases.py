@@ -2,7 +2,8 @@
 
 Each case points at a small bundle (a loose YAML/JSON file or a bundle
 directory) next to it and says either which findings of that id it must
-produce (``expect``) or that the id must stay silent (``quiet: true``), so
+produce (``expect``) or that the id must stay silent (``quiet: true``); a case
+with ``mode: lint`` runs the setup lint rules instead of the diagnosis. So
 ``pytest -k <id>`` runs one rule's cases. Every Kargo, Argo CD and Rollouts
 object in the case bundles must validate against the real CRDs.
 """
@@ -45,7 +46,8 @@ def subject_key(d: dict) -> tuple:
 def test_rule_case(item):
     ident, folder, case = item
     at = parse_time(str(case["at"])) if case.get("at") else None
-    analysis = analyze(folder / case["bundle"], at=at)
+    # `mode: lint` runs the setup lint rules instead of the diagnosis.
+    analysis = analyze(folder / case["bundle"], at=at, modes=(case.get("mode", "diagnose"),))
     mine = {(f.subject.kind, f.subject.namespace, f.subject.name) for f in analysis.findings if f.id == ident}
     if case.get("quiet"):
         assert not mine, f"{ident} must not fire here, but did for {sorted(mine)}"

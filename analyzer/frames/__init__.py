@@ -12,7 +12,7 @@ from datetime import datetime
 import polars as pl
 
 from analyzer.bundle import Bundle, Problem, format_time
-from analyzer.frames import argo, core, kargo
+from analyzer.frames import argo, core, kargo, platform
 from analyzer.frames.logs import load_logs
 from analyzer.frames.timeline import build_timeline
 from analyzer.frames.build import KindSpec, load_kind
@@ -52,6 +52,8 @@ class Frames:  # noqa: PLR0904  (cached_property needs a __dict__: not slots)
     freight: pl.DataFrame
     freight_status: pl.DataFrame
     warehouses: pl.DataFrame
+    project_configs: pl.DataFrame
+    projects: pl.DataFrame
     analysis_runs: pl.DataFrame
     analysis_templates: pl.DataFrame
     applications: pl.DataFrame
@@ -66,6 +68,23 @@ class Frames:  # noqa: PLR0904  (cached_property needs a __dict__: not slots)
     gaps: pl.DataFrame
     loaded: frozenset[str] = field(default_factory=frozenset)  # resources present in the bundle
     settings: Settings = field(default_factory=Settings)
+    # Read by the verify, promote-check and setup modes (frames/platform.py).
+    service_accounts: pl.DataFrame = field(default_factory=pl.DataFrame)
+    roles: pl.DataFrame = field(default_factory=pl.DataFrame)
+    cluster_roles: pl.DataFrame = field(default_factory=pl.DataFrame)
+    role_bindings: pl.DataFrame = field(default_factory=pl.DataFrame)
+    cluster_role_bindings: pl.DataFrame = field(default_factory=pl.DataFrame)
+    ingresses: pl.DataFrame = field(default_factory=pl.DataFrame)
+    services: pl.DataFrame = field(default_factory=pl.DataFrame)
+    secrets: pl.DataFrame = field(default_factory=pl.DataFrame)
+    certificates: pl.DataFrame = field(default_factory=pl.DataFrame)
+    crds: pl.DataFrame = field(default_factory=pl.DataFrame)
+    prometheus_targets: pl.DataFrame = field(default_factory=pl.DataFrame)
+    pod_secret_refs: pl.DataFrame = field(default_factory=pl.DataFrame)
+    application_resources: pl.DataFrame = field(default_factory=pl.DataFrame)
+    stage_extras: pl.DataFrame = field(default_factory=pl.DataFrame)
+    template_jobs: pl.DataFrame = field(default_factory=pl.DataFrame)
+    cluster_template_jobs: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @cached_property
     def timeline(self) -> pl.DataFrame:
@@ -94,6 +113,8 @@ SPECS: dict[str, KindSpec] = {
     "promotions": kargo.PROMOTIONS,
     "freight": kargo.FREIGHT,
     "warehouses": kargo.WAREHOUSES,
+    "project_configs": kargo.PROJECT_CONFIGS,
+    "projects": kargo.PROJECTS,
     "analysis_runs": argo.ANALYSIS_RUNS,
     "analysis_templates": argo.ANALYSIS_TEMPLATES,
     "applications": argo.APPLICATIONS,
@@ -103,6 +124,7 @@ SPECS: dict[str, KindSpec] = {
     "statefulsets": core.STATEFULSETS,
     "jobs": core.JOBS,
     "namespaces": core.NAMESPACES,
+    **platform.SPECS,  # verify, promote-check and setup modes
 }
 
 

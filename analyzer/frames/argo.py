@@ -17,6 +17,14 @@ SYNC_RESULT_RESOURCE = struct(
     status=String, message=String, hookType=String, hookPhase=String, syncPhase=String,
 )
 
+RETRY = struct(limit=Int, backoff=struct(duration=String, factor=Int, maxDuration=String))
+# status.resources[]: health is inline only when persisted (the default up to v2.14).
+LIVE_RESOURCE = struct(
+    group=String, version=String, kind=String, namespace=String, name=String, status=String,
+    health=struct(status=String, message=String, lastTransitionTime=String),
+    hook=Bool, requiresPruning=Bool,
+)
+
 APPLICATION_SCHEMA = {
     "metadata": metadata(annotations=(ANN_AUTHORIZED_STAGE,)),
     "spec": struct(
@@ -27,9 +35,10 @@ APPLICATION_SCHEMA = {
         syncPolicy=struct(
             automated=struct(prune=Bool, selfHeal=Bool, enabled=Bool),
             retry=struct(limit=Int),
+            syncOptions=listof(String),
         ),
     ),
-    "operation": struct(initiatedBy=INITIATED_BY, info=INFO, sync=struct(revision=String)),
+    "operation": struct(initiatedBy=INITIATED_BY, info=INFO, retry=RETRY, sync=struct(revision=String)),
     "status": struct(
         sync=struct(status=String, revision=String, revisions=listof(String)),
         health=struct(status=String, message=String, lastTransitionTime=String),
@@ -43,12 +52,12 @@ APPLICATION_SCHEMA = {
             startedAt=String,
             finishedAt=String,
             retryCount=Int,
-            operation=struct(initiatedBy=INITIATED_BY, info=INFO, sync=struct(revision=String, revisions=listof(String))),
+            operation=struct(initiatedBy=INITIATED_BY, info=INFO, retry=RETRY,
+                             sync=struct(revision=String, revisions=listof(String), syncOptions=listof(String))),
             syncResult=struct(revision=String, revisions=listof(String), resources=listof(SYNC_RESULT_RESOURCE)),
         ),
         history=listof(struct(id=Int, revision=String, deployedAt=String, deployStartedAt=String)),
-        resources=listof(struct(group=String, kind=String, namespace=String, name=String, status=String,
-                                health=struct(status=String, message=String))),
+        resources=listof(LIVE_RESOURCE),
     ),
 }
 
@@ -67,8 +76,10 @@ def _application_columns() -> list[pl.Expr]:
         pl.coalesce(field("spec.source.repoURL"), field("spec.sources").list.first().struct.field("repoURL")).alias("repo_url"),
         pl.coalesce(field("spec.source.chart"), field("spec.sources").list.first().struct.field("chart")).alias("chart"),
         pl.coalesce(field("spec.source.path"), field("spec.sources").list.first().struct.field("path")).alias("path"),
+        pl.coalesce(field("spec.source.targetRevision"), field("spec.sources").list.first().struct.field("targetRevision")).alias("target_revision"),
         field("spec.destination.server").alias("dest_server"),
         field("spec.destination.namespace").alias("dest_namespace"),
+        field("spec.destination.name").alias("dest_name"),
         (automated.is_not_null() & automated.struct.field("enabled").fill_null(True)).alias("auto_sync"),
         automated.struct.field("selfHeal").fill_null(False).alias("self_heal"),
         field("status.sync.status").alias("sync_status"),
@@ -89,6 +100,12 @@ def _application_columns() -> list[pl.Expr]:
         op.struct.field("operation").struct.field("initiatedBy").struct.field("automated").alias("op_automated"),
         info.list.eval(pl.element().filter(pl.element().struct.field("name") == INFO_PROMOTION).struct.field("value")).list.first().alias("op_promotion"),
         op.struct.field("syncResult").struct.field("resources").alias("sync_result_resources"),
+        op.struct.field("syncResult").is_not_null().alias("op_has_sync_result"),
+        # The retry limit of the operation in operationState, else the app's own (auto-sync defaults to 5).
+        pl.coalesce(op.struct.field("operation").struct.field("retry").struct.field("limit"),
+                    field("spec.syncPolicy.retry.limit")).alias("op_retry_limit"),
+        field("status.resources").alias("live_resources"),
+        field("spec.syncPolicy.syncOptions").alias("sync_options"),
         pl.col("operation").is_not_null().alias("operation_requested"),
         field("operation.initiatedBy.username").alias("requested_by"),
         utc(field("status.history").list.last().struct.field("deployedAt")).alias("last_deployed_at"),

@@ -28,7 +28,10 @@ POD_CONDITION = struct(type=String, status=String, reason=String, message=String
 
 POD_SCHEMA = {
     "metadata": metadata(labels=APP_LABELS),
-    "spec": struct(nodeName=String, serviceAccountName=String, containers=listof(struct(name=String, image=String))),
+    "spec": struct(nodeName=String, serviceAccountName=String, containers=listof(struct(
+        name=String, image=String,
+        resources=struct(limits=struct(memory=String), requests=struct(memory=String)),
+    ))),
     "status": struct(
         phase=String, reason=String, message=String, startTime=String,
         conditions=listof(POD_CONDITION),
@@ -66,6 +69,7 @@ def _pod_columns() -> list[pl.Expr]:
         utc(field("status.startTime")).alias("started_at"),
         condition(field("status.conditions"), "Ready", "status").alias("ready_status"),
         field("spec.containers").list.eval(pl.element().struct.field("image")).alias("images"),
+        field("spec.containers").alias("spec_containers"),
         field("status.containerStatuses").alias("container_statuses"),
         field("status.containerStatuses").list.eval(pl.element().struct.field("restartCount")).list.sum().fill_null(0).alias("restarts"),
     ]
@@ -83,6 +87,14 @@ def containers(pods: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("container_statuses").is_not_null())
         .unnest("container_statuses")
     )
+    limits = (
+        pods.select("namespace", pl.col("name").alias("pod"), pl.col("spec_containers").alias("c"))
+        .explode("c").filter(pl.col("c").is_not_null())
+        .select("namespace", "pod", pl.col("c").struct.field("name").alias("name"),
+                pl.col("c").struct.field("resources").struct.field("limits").struct.field("memory").alias("memory_limit"))
+        .unique(["namespace", "pod", "name"], keep="first")
+    )
+    exploded = exploded.join(limits, on=["namespace", "pod", "name"], how="left")
     state, last = pl.col("state"), pl.col("lastState")
     return exploded.select(
         "source", "namespace", "pod", "app_name", "app_component", "phase",
@@ -100,6 +112,7 @@ def containers(pods: pl.DataFrame) -> pl.DataFrame:
         last.struct.field("terminated").struct.field("message").alias("last_terminated_message"),
         utc(last.struct.field("terminated").struct.field("startedAt")).alias("last_started_at"),
         utc(last.struct.field("terminated").struct.field("finishedAt")).alias("last_finished_at"),
+        pl.col("memory_limit"),
     )
 
 

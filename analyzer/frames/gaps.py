@@ -27,14 +27,22 @@ COMMAND_SCHEMA = {
     "argv": pl.List(pl.String),
     "output": pl.String,
     "exit_code": pl.Int64,
+    "status": pl.String,
+    "optional": pl.Boolean,
     "stderr": pl.String,
+}
+# collector.sh's command status -> gap reason (the stderr is read when there is no status).
+_STATUS_REASON = {
+    "forbidden": "forbidden", "unauthorized": "unauthorized", "not-served": "not served", "not-found": "not found",
+    "timeout": "timeout", "unreachable": "unreachable", "interrupted": "interrupted", "skipped": "skipped",
 }
 
 
-def _reason(stderr: pl.Expr, exit_code: pl.Expr) -> pl.Expr:
+def _reason(stderr: pl.Expr, exit_code: pl.Expr, status: pl.Expr) -> pl.Expr:
     text = stderr.fill_null("").str.to_lowercase()
     return (
-        pl.when(exit_code.is_null()).then(pl.lit("skipped"))
+        pl.when(status.is_not_null()).then(status)
+        .when(exit_code.is_null()).then(pl.lit("skipped"))
         .when(text.str.contains("forbidden")).then(pl.lit("forbidden"))
         .when(text.str.contains("doesn't have a resource type|no matches for kind|could not find the requested resource")).then(pl.lit("not served"))
         .when(text.str.contains("timeout|deadline exceeded|timed out")).then(pl.lit("timeout"))
@@ -47,14 +55,17 @@ def _reason(stderr: pl.Expr, exit_code: pl.Expr) -> pl.Expr:
 _KIND_BY_RESOURCE = pl.DataFrame(
     {"resource": [r for r, _g in KINDS.values()], "kind": list(KINDS)},
 )
-# What kubectl accepts for a resource (stages, stage, stages.kargo.akuity.io) -> bundle key.
+# What kubectl accepts for a resource (stages, stage, stages.kargo.akuity.io,
+# deployments.apps) -> bundle key. A version in the argument
+# (stages.v1alpha1.kargo.akuity.io) is dropped before the lookup.
 _ALIASES = pl.DataFrame(
     [
         {"alias": alias, "canonical": resource}
-        for kind, (resource, _group) in KINDS.items()
-        for alias in {resource, resource.split(".", 1)[0], kind.lower()}
+        for kind, (resource, group) in KINDS.items()
+        for alias in {resource, resource.split(".", 1)[0], kind.lower(), f"{resource.split('.', 1)[0]}.{group}" if group else resource}
     ]
 ).unique("alias")
+_VERSION_IN_ARG = r"^([a-z0-9-]+)\.v[0-9]+(?:(?:alpha|beta)[0-9]+)?\."
 
 
 def command_gaps(manifest: dict | None) -> pl.DataFrame:
@@ -66,7 +77,8 @@ def command_gaps(manifest: dict | None) -> pl.DataFrame:
         [{k: _coerce(c.get(k), t) for k, t in COMMAND_SCHEMA.items()} for c in rows],
         schema=COMMAND_SCHEMA,
     )
-    failed = frame.filter(pl.col("exit_code").is_null() | (pl.col("exit_code") != 0))
+    # A command the collector marks optional (kubectl auth can-i) is no gap: nothing depends on it.
+    failed = frame.filter((pl.col("exit_code").is_null() | (pl.col("exit_code") != 0)) & ~pl.col("optional").fill_null(False))
     if failed.is_empty():
         return pl.DataFrame(schema=GAP_COLUMNS)
     line = pl.col("argv").list.join(" ")
@@ -74,10 +86,10 @@ def command_gaps(manifest: dict | None) -> pl.DataFrame:
     out = failed.select(
         pl.lit("manifest.json").alias("source"),
         pl.col("id").alias("command_id"),
-        raw_resource.str.to_lowercase().alias("resource"),
+        raw_resource.str.to_lowercase().str.replace(_VERSION_IN_ARG, "${1}.").alias("resource"),
         pl.when(line.str.contains(r"(?:^|\s)(?:-A|--all-namespaces)(?:\s|$)")).then(pl.lit(None, pl.String))
         .otherwise(line.str.extract(r"(?:\s-n\s+|\s--namespace[=\s])(\S+)", 1)).alias("namespace"),
-        _reason(pl.col("stderr"), pl.col("exit_code")).alias("reason"),
+        _reason(pl.col("stderr"), pl.col("exit_code"), pl.col("status").replace_strict(_STATUS_REASON, default=None, return_dtype=pl.String)).alias("reason"),
         pl.when(pl.col("exit_code").is_null()).then(pl.col("stderr").fill_null("not run"))
         .otherwise(pl.col("stderr").fill_null("").str.strip_chars().str.split("\n").list.first()).str.slice(0, 300).alias("detail"),
     )
@@ -134,6 +146,8 @@ def _coerce(value: object, dtype: pl.DataType) -> object:
     """Manifest fields from a stranger: keep the right type or drop the value."""
     if value is None:
         return None
+    if dtype == pl.Boolean:
+        return value if isinstance(value, bool) else None
     if dtype == pl.Int64:
         return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**62 else -1
     if isinstance(dtype, pl.List):

@@ -1,4 +1,4 @@
-"""Kargo kinds: Stage, Promotion, Freight, Warehouse (field names per Kargo v0.8-v1.11)."""
+"""Kargo kinds: Stage, Promotion, Freight, Warehouse, ProjectConfig, Project (field names per Kargo v0.8-v1.11)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ STEP = struct(
     task=struct(name=String, kind=String),
     **{"as": String},
     retry=struct(timeout=String, errorThreshold=Int),
-    config=struct(apps=listof(struct(name=String, namespace=String))),
+    config=struct(apps=listof(struct(name=String, namespace=String)), repoURL=String),
 )
 
 STAGE_SCHEMA = {
@@ -83,6 +83,8 @@ def _stage_columns() -> list[pl.Expr]:
         field("status.phase").alias("phase"),
         field("status.message").alias("legacy_message"),
         conds.list.len().fill_null(0).alias("condition_count"),
+        # A Stage without any status is a manifest (or not reconciled yet): nothing about its state is known.
+        pl.col("status").is_not_null().alias("has_status"),
     ]
     for ctype in ("Ready", "Healthy", "Verified", "Promoting", "Reconciling"):
         low = ctype.lower()
@@ -106,8 +108,12 @@ def _stage_columns() -> list[pl.Expr]:
         field("status.lastPromotion.status.message").alias("last_promotion_message"),
         utc(pl.coalesce(field("status.lastPromotion.finishedAt"), field("status.lastPromotion.status.finishedAt"))).alias("last_promotion_finished_at"),
         field("status.freightSummary").alias("freight_summary"),
+        # The Freight name when one Freight is requested and fulfilled ("n/m Fulfilled" otherwise).
+        pl.when(field("status.freightSummary").str.contains(r"^[0-9a-f]{40}$"))
+        .then(field("status.freightSummary")).alias("current_freight"),
         history.list.len().fill_null(0).alias("freight_history_len"),
         history.list.first().struct.field("id").alias("current_freight_collection"),
+        latest_verification.struct.field("id").alias("verification_id"),
         latest_verification.struct.field("phase").alias("verification_phase"),
         latest_verification.struct.field("message").alias("verification_message"),
         latest_verification.struct.field("analysisRun").struct.field("name").alias("verification_analysis_run"),
@@ -135,7 +141,7 @@ STAGES = KindSpec("stages.kargo.akuity.io", "Stage", STAGE_SCHEMA, _stage_column
 
 PROMOTION_SCHEMA = {
     "metadata": metadata(labels=(LABEL_STAGE,), annotations=(ANN_CREATE_ACTOR, ANN_STAGE)),
-    "spec": struct(stage=String, freight=String, steps=listof(struct(uses=String, task=struct(name=String), **{"as": String}))),
+    "spec": struct(stage=String, freight=String, steps=listof(STEP)),
     "status": struct(
         phase=String,
         message=String,
@@ -165,6 +171,8 @@ def _promotion_columns() -> list[pl.Expr]:
         pl.coalesce(field("spec.freight"), field("status.freight.name")).alias("freight"),
         utc(field("metadata.creationTimestamp")).alias("created"),
         field("metadata.annotations").struct.field(ANN_CREATE_ACTOR).alias("create_actor"),
+        # Set on Promotions from Kargo v1.11.0 (label selectors work from then on).
+        field("metadata.labels").struct.field(LABEL_STAGE).alias("stage_label"),
         field("status.phase").alias("phase"),
         field("status.message").alias("message"),
         utc(field("status.startedAt")).alias("started_at"),
@@ -207,31 +215,56 @@ def _freight_columns() -> list[pl.Expr]:
 
 FREIGHT = KindSpec("freights.kargo.akuity.io", "Freight", FREIGHT_SCHEMA, _freight_columns)
 
+GIT_SUBSCRIPTION = struct(
+    repoURL=String, branch=String, commitSelectionStrategy=String,
+    includePaths=listof(String), excludePaths=listof(String), expressionFilter=String,
+)
+DISCOVERED_GIT = struct(
+    repoURL=String,
+    commits=listof(struct(id=String, subject=String, tag=String, creatorDate=String)),
+    observedRefs=struct(branchHead=String),
+)
+
 WAREHOUSE_SCHEMA = {
     "metadata": metadata(),
     "spec": struct(
         interval=String,
         freightCreationPolicy=String,
+        freightCreationCriteria=struct(expression=String),
         subscriptions=listof(struct(
-            git=struct(repoURL=String, branch=String, includePaths=listof(String), excludePaths=listof(String), expressionFilter=String),
+            git=GIT_SUBSCRIPTION,
             image=struct(repoURL=String),
             chart=struct(repoURL=String, name=String),
         )),
     ),
-    "status": struct(conditions=listof(CONDITION), lastFreightID=String, observedGeneration=Int),
+    "status": struct(
+        conditions=listof(CONDITION), lastFreightID=String, observedGeneration=Int, lastHandledRefresh=String,
+        discoveredArtifacts=struct(discoveredAt=String, git=listof(DISCOVERED_GIT)),
+    ),
 }
+
+
+def _refresh_time(value: pl.Expr) -> pl.Expr:
+    """The refresh token as a time: RFC 3339 (Kargo API and CLI) or epoch seconds (``date +%s``)."""
+    epoch = value.str.extract(r"^(\d{9,11})$", 1).cast(pl.Int64, strict=False) * 1_000_000
+    return pl.coalesce(utc(value), epoch.cast(pl.Datetime("us", "UTC")))
 
 
 def _warehouse_columns() -> list[pl.Expr]:
     conds = field("status.conditions")
     subs = field("spec.subscriptions")
+    git = pl.element().struct.field("git")
     cols = [
         field("metadata.namespace").alias("namespace"),
         field("metadata.name").alias("name"),
         utc(field("metadata.creationTimestamp")).alias("created"),
         field("spec.interval").alias("interval"),
         field("spec.freightCreationPolicy").alias("freight_creation_policy"),
+        field("spec.freightCreationCriteria.expression").alias("freight_creation_criteria"),
         field("status.lastFreightID").alias("last_freight_id"),
+        field("status.lastHandledRefresh").alias("last_handled_refresh"),
+        _refresh_time(field("status.lastHandledRefresh")).alias("refreshed_at"),
+        utc(field("status.discoveredArtifacts.discoveredAt")).alias("discovered_at"),
         subs.list.eval(pl.coalesce(
             pl.element().struct.field("git").struct.field("repoURL"),
             pl.element().struct.field("image").struct.field("repoURL"),
@@ -242,9 +275,17 @@ def _warehouse_columns() -> list[pl.Expr]:
             + pl.element().struct.field("git").struct.field("excludePaths").list.len().fill_null(0)
         ).list.sum().fill_null(0).gt(0).alias("has_path_filters"),
         subs.list.eval(pl.element().struct.field("git").struct.field("expressionFilter").is_not_null()).list.any().fill_null(False).alias("has_expression_filter"),
+        subs.list.eval(git).list.drop_nulls().alias("git_subscriptions"),
+        field("status.discoveredArtifacts.git").list.eval(pl.struct(
+            pl.element().struct.field("repoURL").alias("repoURL"),
+            pl.element().struct.field("commits").list.first().struct.field("id").alias("newest"),
+            pl.element().struct.field("commits").list.first().struct.field("subject").alias("newest_subject"),
+            pl.element().struct.field("commits").list.len().alias("count"),
+            pl.element().struct.field("observedRefs").struct.field("branchHead").alias("branch_head"),
+        )).alias("discovered_git"),
     ]
-    for ctype in ("Ready", "Healthy", "FreightCreated"):
-        low = ctype.lower()
+    for ctype in ("Ready", "Healthy", "FreightCreated", "FreightCreationCriteriaSatisfied"):
+        low = {"FreightCreated": "freightcreated", "FreightCreationCriteriaSatisfied": "criteria"}.get(ctype, ctype.lower())
         cols += [
             condition(conds, ctype, "status").alias(f"{low}_status"),
             condition(conds, ctype, "reason").alias(f"{low}_reason"),
@@ -255,6 +296,33 @@ def _warehouse_columns() -> list[pl.Expr]:
 
 
 WAREHOUSES = KindSpec("warehouses.kargo.akuity.io", "Warehouse", WAREHOUSE_SCHEMA, _warehouse_columns)
+
+# Auto-promotion policies: ProjectConfig (v1.5+) and, before it, Project spec (<= v1.4).
+POLICY = struct(stage=String, autoPromotionEnabled=Bool, stageSelector=struct(name=String))
+
+
+def _policy_columns() -> list[pl.Expr]:
+    policies = field("spec.promotionPolicies")
+    return [
+        # A ProjectConfig lives in its Project's namespace; a Project is named like it.
+        pl.coalesce(field("metadata.namespace"), field("metadata.name")).alias("namespace"),
+        field("metadata.name").alias("name"),
+        policies.list.eval(pl.struct(
+            pl.coalesce(pl.element().struct.field("stage"),
+                        pl.element().struct.field("stageSelector").struct.field("name")).alias("stage"),
+            pl.element().struct.field("autoPromotionEnabled").fill_null(False).alias("enabled"),
+        )).alias("policies"),
+    ]
+
+
+PROJECT_CONFIGS = KindSpec(
+    "projectconfigs.kargo.akuity.io", "ProjectConfig",
+    {"metadata": metadata(), "spec": struct(promotionPolicies=listof(POLICY))}, _policy_columns,
+)
+PROJECTS = KindSpec(
+    "projects.kargo.akuity.io", "Project",
+    {"metadata": metadata(), "spec": struct(promotionPolicies=listof(POLICY))}, _policy_columns,
+)
 
 FREIGHT_STATUS_COLUMNS = ("namespace", "freight", "stage", "relation", "at")
 _RELATIONS = {"verifiedIn": "verifiedAt", "approvedFor": "approvedAt", "currentlyIn": "since"}

@@ -35,8 +35,17 @@ _OWNER: dict[str, str] = {}
 
 BUILTIN_MODULES = (
     "analyzer.rules.kargo_stage",
+    "analyzer.rules.kargo_steps",
+    "analyzer.rules.kargo_promotion",
+    "analyzer.rules.kargo_warehouse",
+    "analyzer.rules.kargo_verification",
+    "analyzer.rules.kargo_health",
+    "analyzer.rules.kargo_controllers",
     "analyzer.rules.argocd_sync",
+    "analyzer.rules.argocd_repo",
+    "analyzer.rules.argocd_app",
     "analyzer.rules.collection",
+    "analyzer.rules.setup_lint",
     "analyzer.rules.summary",
 )
 

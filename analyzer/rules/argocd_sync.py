@@ -1,128 +1,138 @@
-"""Argo CD sync and operation failures, and how they block Kargo Stages."""
+"""Argo CD sync failures (apply, CRDs, immutable fields, project, live state) and stale operation state.
+
+Each rule reports the Stage a failed Promotion's argocd-update step blocks
+when the Promotion's message wraps the Argo CD error, and otherwise the
+Application whose own status shows it (see argocd_signals.report).
+"""
 
 from __future__ import annotations
 
-import polars as pl
+import re
 
 from analyzer.catalog import make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
-from analyzer.rules.common import (
-    APP_IN_MESSAGE,
-    REPO_SERVER_UNREACHABLE,
-    evidence,
-    failed_step,
-    human_age,
-    rows,
-    since,
-    stage_subject,
-)
-from analyzer.rules.kargo_stage import failures_caused_by
+from analyzer.rules.argocd_signals import json_arg, report, stale_expr
+from analyzer.rules.argocd_taxonomy import CRD, IMMUTABLE, LIVE, PROJECT, SYNC
+from analyzer.rules.common import evidence, human_age, rows, since
+
+NEEDS = ("stages", "promotions", "applications", "logs")
 
 
-def _repo_server_state(frames, failed_at) -> tuple[str, list, list]:
-    """What the repo-server containers did around ``failed_at``: text, evidence, related pods."""
-    repo = frames.containers.filter(pl.col("app_name") == "argocd-repo-server")
-    if repo.is_empty():
-        if not frames.collected("pods", frames.environment["argocd_controller_namespace"]):
-            return "; the repo-server pods were not collected", [], []
-        return "", [], []
-    window = frames.settings.correlation_window
-    texts, ev, related = [], [], []
-    for c in rows(repo.sort("pod")):
-        related.append(Subject("Pod", c["namespace"], c["pod"]))
-        if not c["ready"]:
-            texts.append(f"repo-server pod {c['pod']} is not ready ({c['waiting_reason'] or c['phase']})")
-            ev.append(evidence(c["source"], f"{c['pod']} containerStatuses[{c['container']}]", f"ready=false {c['waiting_reason'] or ''}"))
-        if c["last_finished_at"] is not None and failed_at is not None and abs(c["last_finished_at"] - failed_at) <= window:
-            delta = failed_at - c["last_finished_at"]
-            when = f"{human_age(delta)} before the failure" if delta.total_seconds() >= 0 else f"{human_age(-delta)} after the failure"
-            texts.append(f"repo-server container {c['pod']} restarted {when} (last state {c['last_terminated_reason']}, exit code {c['last_exit_code']})")
-            ev.append(evidence(c["source"], f"{c['pod']} containerStatuses[{c['container']}].lastState.terminated",
-                               f"{c['last_terminated_reason']} exitCode={c['last_exit_code']} finishedAt={c['last_finished_at']:%Y-%m-%dT%H:%M:%SZ} restartCount={c['restarts']}",
-                               c["last_finished_at"]))
-    return ("; " + "; ".join(texts)) if texts else "", ev, related
+@rule(SYNC, needs=NEEDS)
+def sync_failed(frames) -> list[Finding]:
+    """The Argo CD sync failed for a cause no more specific id names.
 
-
-@rule("argocd-repo-server-unreachable", needs=("stages", "promotions", "applications", "pods"))
-def repo_server_unreachable(frames) -> list[Finding]:
-    """Argo CD could not reach argocd-repo-server on :8081.
-
-    **Symptom** A Promotion's argocd-update step, or an Application's manifest
-    generation, fails with ``connection refused`` / ``Unavailable`` / ``EOF``
-    talking to repo-server.
-    **Evidence** The failing message (Promotion step, Application condition or
-    operationState), and the repo-server pods' restarts and readiness around the
-    time of the failure.
-    **Fix** Make repo-server healthy, add retry config to argocd-update steps,
-    promote again.
+    **Symptom** The Application's last operation is Failed or Error (or waits to
+    retry): an admission webhook denied an object, a hook Job failed, an apply
+    or validation error, retries used up; a Promotion's argocd-update step fails
+    with ``Argo CD Application ... failed with: one or more synchronization tasks
+    completed unsuccessfully``.
+    **Evidence** ``status.operationState.message`` and the failed tasks in
+    ``syncResult.resources[]`` (status SyncFailed or hook phase Failed), the
+    SyncError condition, the controller's log lines, the failed Promotion's step.
+    An operation that is history (Synced, Healthy and reconciled since) is left
+    to argocd-stale-operation-state.
+    **Fix** Read the failed task's message and fix the object it names (webhook
+    policy, hook Job, manifest), then sync or promote again.
     """
-    out: list[Finding] = []
-    covered: set[tuple[str, str]] = set()
-    for stage, promo, message in failures_caused_by(frames, "argocd-repo-server-unreachable"):
-        index, alias, uses, step_message = failed_step(promo)
-        failed_at = (promo or {}).get("finished_at") or stage["last_promotion_finished_at"]
-        state, state_ev, pods = _repo_server_state(frames, failed_at)
-        related = [Subject("Promotion", stage["namespace"], stage["last_promotion"])]
-        ev = [evidence(stage["source"], "status.lastPromotion", f"{stage['last_promotion']} {stage['last_promotion_phase']}", failed_at)]
-        if promo:
-            ev.append(evidence(promo["source"], f"status.stepExecutionMetadata[{index}].message" if index is not None else "status.message",
-                               step_message or message, failed_at))
-        if m := APP_IN_MESSAGE.search(message):
-            covered.add((m.group(2), m.group(1)))
-            related.append(Subject("Application", m.group(2), m.group(1)))
-            app = frames.applications.filter((pl.col("name") == m.group(1)) & (pl.col("namespace") == m.group(2)))
-            if app.height and app.row(0, named=True)["op_message"]:
-                a = app.row(0, named=True)
-                ev.append(evidence(a["source"], "status.operationState", f"{a['op_phase']}: {a['op_message']}", a["op_finished"]))
-        ev.extend(state_ev)
-        out.append(make_finding(
-            "argocd-repo-server-unreachable", stage_subject(stage),
-            {"who": f"Promotion {stage['last_promotion']} ({alias}, {uses})", "message": _short(step_message or message),
-             "repo_server_state": state, "namespace": stage["namespace"], "stage": stage["name"],
-             "argocd_controller_namespace": frames.environment["argocd_controller_namespace"],
-             "step_index": index if index is not None else "STEP_INDEX",
-             "freight": stage["last_promotion_freight"] or "FREIGHT"},
-            ev,
-            related=tuple(related + pods),
-        ))
-    out.extend(_application_level(frames, covered))
-    return out
+    return report(frames, SYNC)
 
 
-def _application_level(frames, covered: set[tuple[str, str]]) -> list[Finding]:
-    """Applications whose current condition shows repo-server unreachable, not already tied to a Stage."""
-    apps = frames.applications.with_columns(
-        pl.col("conditions").list.eval(
-            pl.element().filter(pl.element().struct.field("message").str.contains(REPO_SERVER_UNREACHABLE.pattern))
-        ).list.first().alias("hit")
-    ).filter(pl.col("hit").is_not_null())
-    out = []
-    for a in rows(apps.sort("namespace", "name")):
-        if (a["namespace"], a["name"]) in covered:
-            continue
-        cond = a["hit"]
-        since_text = cond.get("lastTransitionTime")  # kept as written: an RFC 3339 string
-        state, state_ev, pods = _repo_server_state(frames, None)
-        out.append(make_finding(
-            "argocd-repo-server-unreachable", Subject("Application", a["namespace"], a["name"]),
-            {"who": f"Manifest generation for Application {a['name']}", "message": _short(cond.get("message") or ""),
-             "repo_server_state": state, "namespace": a["namespace"], "stage": "STAGE",
-             "argocd_controller_namespace": frames.environment["argocd_controller_namespace"],
-             "step_index": "STEP_INDEX", "freight": "FREIGHT"},
-            [evidence(a["source"], f"status.conditions[{cond.get('type')}]", f"{cond.get('message')} (since {since_text or 'unknown'})"), *state_ev],
-            related=tuple(pods),
-        ))
-    return out
+@rule(CRD, needs=NEEDS)
+def crd_missing(frames) -> list[Finding]:
+    """A sync applies a kind the cluster does not serve: its CRD is missing.
+
+    **Symptom** A failed task reads ``the server could not find the requested
+    resource`` or, since v2.8, ``The Kubernetes API could not find <group>/<Kind>
+    ... Make sure the "<crd>" CRD is installed on the destination cluster``
+    (``no matches for kind`` from older tools); the operation says ``one or more
+    synchronization tasks are not valid``.
+    **Evidence** The failed task in ``syncResult.resources[]`` (its group and
+    kind), the operation message, the Promotion that wraps it, the controller's
+    ``Adding resource result`` log line.
+    **Fix** Install the CRD first: an earlier sync wave, or the operator in an
+    earlier Stage than its users; ``SkipDryRunOnMissingResource=true`` for
+    custom resources synced with their CRD. Then sync or promote again.
+    """
+    return report(frames, CRD)
 
 
-def _short(message: str) -> str:
-    """The part of a wrapped gRPC error that names the failure."""
-    for marker in ("rpc error:", "dial tcp"):
-        i = message.find(marker)
-        if i >= 0:
-            return message[i:]
-    return message
+@rule(IMMUTABLE, needs=NEEDS)
+def field_immutable(frames) -> list[Finding]:
+    """Applying a manifest changes an immutable field; the object must be replaced.
+
+    **Symptom** A failed task (or a server-side diff) reads ``... is invalid:
+    spec.selector: Invalid value: ...: field is immutable`` (or a StatefulSet's
+    ``Forbidden: updates to statefulset spec for fields other than ...``), every
+    retry fails the same way.
+    **Evidence** The failed task and its object, the operation message, the
+    Promotion that wraps it.
+    **Fix** Mark the resource ``argocd.argoproj.io/sync-options:
+    Force=true,Replace=true`` in git, or delete it once, then sync or promote again.
+    """
+    return report(frames, IMMUTABLE)
+
+
+def _project_patch(scope: str, failure, base: dict) -> dict:
+    """The AppProject JSON patch that allows what the message names."""
+    sig = getattr(failure, "task", None) if scope == "stage" else next(
+        (s for s in failure.signals if s.get("resource")), failure.signals[0])
+    message = (getattr(failure, "argo_message", None) if scope == "stage" else failure.signals[0]["message"]) or ""
+    if sig and sig.get("message"):
+        message = sig["message"]
+    category = (sig or {}).get("category") or (getattr(failure, "category", "") if scope == "stage" else "") or "resource"
+    if category == "repo" and (m := re.search(r"(?:application repo|helm repos?|source repo) (\S+) (?:is|are) not permitted", message)):
+        patch = [{"op": "add", "path": "/spec/sourceRepos/-", "value": m.group(1).strip("'\"")}]
+    elif category == "destination":
+        m = re.search(r"destination server '([^']*)' and namespace '([^']*)'", message)
+        server, namespace = (m.group(1), m.group(2)) if m else (base["server"], base["dest_namespace"])
+        patch = [{"op": "add", "path": "/spec/destinations/-", "value": {"server": server, "namespace": namespace}}]
+    else:
+        m = re.search(r"resource ([^\s:]*):(\S+) is not permitted", message)
+        group, kind = (m.group(1), m.group(2)) if m else ((sig or {}).get("res_group") or "", (sig or {}).get("res_kind") or base["kind"])
+        scoped = (sig or {}).get("res_namespace")
+        target = "namespaceResourceWhitelist" if scoped else "clusterResourceWhitelist"
+        patch = [{"op": "add", "path": f"/spec/{target}/-", "value": {"group": group, "kind": kind}}]
+    if m := re.search(r"in project '?([a-z0-9.-]+)", message):
+        base = {**base, "project": m.group(1)}
+    return {"project_patch": json_arg(patch), "project": base["project"]}
+
+
+@rule(PROJECT, needs=NEEDS)
+def project_denied(frames) -> list[Finding]:
+    """The Application's AppProject does not permit its source, destination or a resource kind.
+
+    **Symptom** An ``InvalidSpecError`` condition (``application destination ...
+    do not match any of the allowed destinations in project``, ``application repo
+    ... is not permitted in project``, ``Application referencing project ...
+    which does not exist``) with sync and health Unknown, or a sync task failing
+    with ``resource :Namespace is not permitted in project ...``.
+    **Evidence** The condition or failed task, the operation message, the
+    Promotion that wraps it.
+    **Fix** Allow it in the AppProject (sourceRepos, destinations, resource
+    whitelists), or create the missing project, then refresh or promote again.
+    """
+    def variant(scope: str, category: str) -> str:
+        return f"{scope}-missing" if category == "missing" else scope
+
+    return report(frames, PROJECT, variant=variant, params=_project_patch)
+
+
+@rule(LIVE, needs=NEEDS)
+def live_state_failed(frames) -> list[Finding]:
+    """Argo CD cannot read the destination cluster's live state.
+
+    **Symptom** A ComparisonError ``Failed to load live state: failed to get
+    cluster info for "...": error synchronizing cache state : ...`` (forbidden to
+    list a kind, API server or APIService unavailable) or ``failed to get cluster
+    version for cluster``; sync status Unknown.
+    **Evidence** The condition or operation message, the Promotion that wraps
+    it, the controller's log lines.
+    **Fix** Repair what the message names: the controller's RBAC on the
+    destination, the unavailable APIService, the cluster Secret; then refresh.
+    """
+    return report(frames, LIVE)
 
 
 @rule("argocd-stale-operation-state", needs=("applications",))
@@ -135,14 +145,7 @@ def stale_operation_state(frames) -> list[Finding]:
     (the Application was reconciled after that operation), current sync and health.
     **Fix** None: it is history. Said so that nobody chases it.
     """
-    stale = frames.applications.filter(
-        pl.col("op_phase").is_in(["Failed", "Error"])
-        & (pl.col("sync_status") == "Synced")
-        & (pl.col("health_status") == "Healthy")
-        & pl.col("op_finished").is_not_null()
-        & (pl.col("reconciled_at") > pl.col("op_finished"))
-        & ~pl.col("operation_requested")
-    )
+    stale = frames.applications.filter(stale_expr())
     out = []
     for a in rows(stale.sort("namespace", "name")):
         out.append(make_finding(

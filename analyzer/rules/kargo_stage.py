@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import polars as pl
@@ -21,6 +22,30 @@ from analyzer.rules.common import (
     specific_cause,
     stage_subject,
 )
+from analyzer.rules.kargo_common import foreign_operation_waits, rbac_denials, verification_gate
+
+# Step kinds whose failure a more specific catalog id explains, whatever the
+# message says; filled by the rule modules that own those ids.
+STEP_CAUSES: dict[str, str] = {}
+
+
+def step_cause(ident: str, *kinds: str) -> None:
+    """Register step kinds (``git-push``) whose failure ``ident`` reports."""
+    for kind in kinds:
+        STEP_CAUSES[kind] = ident
+
+
+def failure_cause(promotion: dict | None, message: str) -> str | None:
+    """The catalog id that explains a failed Promotion: its message first, then its failing step's kind."""
+    ident = specific_cause(message)
+    if ident:
+        return ident
+    _index, _alias, uses, _msg = failed_step(promotion)
+    if uses in STEP_CAUSES:
+        return STEP_CAUSES[uses]
+    if m := re.search(r'failed to run step "([a-z0-9-]+)"', message or ""):
+        return STEP_CAUSES.get(m.group(1))
+    return None
 
 
 def _stage_promotions(frames) -> pl.DataFrame:
@@ -117,7 +142,7 @@ def promotion_step_failed(frames) -> list[Finding]:
     out = []
     for stage, promo in failed_last_promotions(frames):
         message = (promo or {}).get("message") or stage["last_promotion_message"] or ""
-        if specific_cause(message):
+        if failure_cause(promo, message):
             continue
         index, alias, uses, step_message = failed_step(promo)
         ev = [evidence(stage["source"], "status.lastPromotion", f"{stage['last_promotion']} {stage['last_promotion_phase']}: {stage['last_promotion_message'] or ''}", stage["last_promotion_finished_at"])]
@@ -143,7 +168,7 @@ def failures_caused_by(frames, ident: str) -> list[tuple[dict, dict | None, str]
     out = []
     for stage, promo in failed_last_promotions(frames):
         message = (promo or {}).get("message") or stage["last_promotion_message"] or ""
-        if specific_cause(message) == ident:
+        if failure_cause(promo, message) == ident:
             out.append((stage, promo, message))
     return out
 
@@ -155,7 +180,8 @@ def failed_last_promotions(frames) -> list[tuple[dict, dict | None]]:
         return []
     promos = frames.promotions.select(
         "namespace", pl.col("name").alias("last_promotion"), "name_conforms",
-        pl.struct("source", "message", "step_metadata", "spec_steps", "current_step", "finished_at").alias("promotion"),
+        pl.struct("source", "name", "freight", "message", "step_metadata", "spec_steps", "current_step", "created",
+                  "started_at", "finished_at", "create_actor", "stage_label").alias("promotion"),
     )
     joined = failed.join(promos, on=["namespace", "last_promotion"], how="left")
     # A non-conforming last Promotion is the poisoned-promotion branch of the tree.
@@ -172,6 +198,8 @@ def promotion_stuck(frames) -> list[Finding]:
     **Evidence** The Promotion's phase, its start (``status.startedAt``, else the
     step's start or its creation) measured against the collection time, the
     running step, and the Argo CD operation an argocd-update step waits on.
+    A Pending one held by the verification gate and a Running one waiting on an
+    Argo CD operation Kargo did not start are reported under their own ids.
     **Fix** Read the running step's state; fix or abort what it waits on.
     """
     threshold = frames.settings.promotion_stuck_after.total_seconds()
@@ -184,6 +212,16 @@ def promotion_stuck(frames) -> list[Finding]:
         pl.col("phase").fill_null("Pending").alias("phase"),
     ).filter(pl.col("phase").is_in(["Running", "Pending"]))
     promos = promos.filter(frames.age_seconds("since") > threshold)
+    if promos.is_empty():
+        return []
+    # A more specific id explains these: a Pending one held by the verification
+    # gate, a Running one waiting on an Argo CD operation someone else started.
+    gated = verification_gate(frames)
+    if not gated.is_empty():
+        promos = promos.join(gated.select("namespace", pl.col("promotion").alias("name")), on=["namespace", "name"], how="anti")
+    foreign = foreign_operation_waits(frames)
+    if not foreign.is_empty():
+        promos = promos.join(foreign.select("namespace", "name").unique(), on=["namespace", "name"], how="anti")
     if promos.is_empty():
         return []
     promos = promos.join(
@@ -239,7 +277,7 @@ def stage_no_freight(frames) -> list[Finding]:
     available Freight, or get it verified upstream first.
     """
     empty = frames.stages.filter(
-        (pl.col("freight_history_len") == 0) & ~pl.col("control_flow")
+        pl.col("has_status") & (pl.col("freight_history_len") == 0) & ~pl.col("control_flow")
         & pl.col("current_promotion").is_null()
     )
     out = []
@@ -331,6 +369,10 @@ def verification_failed(frames) -> list[Finding]:
     )
     if failed.is_empty():
         return []
+    # A Job denied by RBAC is verification-rbac-forbidden, not the application failing.
+    denied = rbac_denials(frames)
+    if not denied.is_empty():
+        failed = failed.join(denied.select("namespace", "name"), on=["namespace", "name"], how="anti")
     runs = frames.analysis_runs.select(
         "namespace", pl.col("name").alias("verification_analysis_run"), pl.col("source").alias("run_source"),
         pl.col("phase").alias("run_phase"), pl.col("message").alias("run_message"), "failed_metrics", pl.col("created").alias("run_created"),
@@ -350,8 +392,22 @@ def verification_failed(frames) -> list[Finding]:
             {"analysis_run": run, "message": message, "namespace": s["namespace"], "stage": s["name"]},
             ev,
             related=(Subject("AnalysisRun", s["namespace"], run),),
+            assumptions=_job_logs_missing(frames, s["namespace"], run),
         ))
     return out
+
+
+def _job_logs_missing(frames, namespace: str, run: str) -> tuple[str, ...]:
+    """Say so when the run's Job pods left no log in the bundle: an RBAC denial only shows there."""
+    jobs = frames.jobs.filter((pl.col("namespace") == namespace) & (pl.col("owner_kind") == "AnalysisRun") & (pl.col("owner_name") == run))
+    if jobs.is_empty():
+        return ()
+    pods = frames.pods.filter((pl.col("namespace") == namespace) & pl.col("job_name").is_in(jobs.get_column("name").implode()))
+    logged = frames.logs.filter((pl.col("namespace") == namespace) & pl.col("pod").is_in(pods.get_column("name").implode()))
+    if logged.height:
+        return ()
+    return (f"the logs of the verification Job(s) {', '.join(jobs.get_column('name').to_list())} are not in the bundle; "
+            "a Job denied by RBAC (verification-rbac-forbidden) fails the same way and shows only there",)
 
 
 @rule("stage-unhealthy", needs=("stages",))

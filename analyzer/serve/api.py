@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -231,6 +232,16 @@ class Api:
                            details)
 
     def _not_collected(self, t: ResourceType, ns: str | None, name: str | None = None) -> ApiError:
+        failure = self.registry.failure(t, ns)
+        if failure is not None:
+            # The bundle's own gap, replayed: Forbidden stays Forbidden, the rest is "not collected".
+            status, message = failure
+            details = {"group": t.group, "kind": t.plural, **({"name": name} if name else {})}
+            if status == "forbidden":
+                text = re.sub(r"^Error from server \(Forbidden\):\s*", "", message.splitlines()[0] if message else "")
+                return ApiError(403, "Forbidden", text or f"{t.qualified} is forbidden (recorded in the bundle's manifest)", details)
+            where = f' in namespace "{ns}"' if ns else ""
+            return ApiError(404, "NotFound", f"{t.qualified}{where} could not be collected when this bundle was taken ({status})", details)
         base = t.derived_from and self.registry.types.get(t.derived_from) or t
         have = sorted(base.covered_ns | {n for n, _ in base.objects if n})
         where = f' in namespace "{ns}"' if ns else ""
@@ -245,6 +256,10 @@ class Api:
         obj = self.registry.objects(t).get((ns or "", name))
         if obj is not None:
             return obj
+        if (t.group, t.plural) == ("", "pods") and ns:
+            pod = self._pod_from_logs(ns, name)
+            if pod is not None:
+                return pod
         if not self.registry.covered(t, ns):
             raise self._not_collected(t, ns, name)
         raise ApiError(404, "NotFound", f'{t.qualified} "{name}" not found', {"name": name, "group": t.group, "kind": t.plural})
@@ -272,6 +287,22 @@ class Api:
         return out
 
     # -- logs
+
+    def _pod_from_logs(self, ns: str, name: str) -> dict | None:
+        """A pod the bundle holds logs of but not the object: enough of it for ``kubectl logs`` (which GETs the pod first)."""
+        containers = sorted({c for (n, p, c, _prev) in self.logs if n == ns and p == name})
+        if not containers:
+            return None
+        restarted = {c for (n, p, c, prev) in self.logs if n == ns and p == name and prev}
+        return {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns,
+                         "annotations": {"gitops-master/note": "the bundle holds this pod's logs, not the pod object"}},
+            "spec": {"containers": [{"name": c, "image": ""} for c in containers]},
+            "status": {"phase": "Unknown", "containerStatuses": [
+                {"name": c, "ready": False, "restartCount": 1 if c in restarted else 0, "image": "", "imageID": "", "state": {}}
+                for c in containers]},
+        }
 
     def _log(self, t: ResourceType, ns: str, pod_name: str, query: dict[str, str]) -> Answer:
         if (t.group, t.plural) != ("", "pods"):
@@ -313,6 +344,9 @@ class Api:
         if limit == 0:
             raise _bad_request("PodLogOptions.v1 \"\" is invalid: limitBytes: Invalid value: 0: must be greater than 0")
         data = self.logs.get((ns, pod_name, container, previous))
+        if data is None and self.registry.uncollected == "empty" and pod is not None and (
+                not previous or _restarted(pod, container)):
+            data = b""  # "empty": a log the bundle lacks reads as an empty one
         if data is None:
             if previous:
                 raise _bad_request(f'previous terminated container "{container}" in pod "{pod_name}" not found')
@@ -324,6 +358,13 @@ class Api:
                            {"name": pod_name, "kind": "pods"})
         body = render_log(data, self.bundle.reference_time, timestamps=_truthy(query.get("timestamps")), since=since, tail=tail, limit=limit)
         return Answer(200, body, "text/plain")
+
+
+def _restarted(pod: dict, container: str) -> bool:
+    for s in _lst(_get(pod, "status", "containerStatuses")) + _lst(_get(pod, "status", "initContainerStatuses")):
+        if isinstance(s, dict) and s.get("name") == container:
+            return bool(s.get("restartCount")) or isinstance(_get(s, "lastState", "terminated"), dict)
+    return False
 
 
 def _nonneg(value: str | None, name: str) -> int | None:

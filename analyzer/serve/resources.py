@@ -109,6 +109,10 @@ class ResourceType:
     objects: dict[tuple[str, str], dict] = field(default_factory=dict)  # (namespace, name) -> object
     covered_all: bool = False  # collected in every namespace (or cluster-scoped and collected)
     covered_ns: set[str] = field(default_factory=set)
+    # Collection failures the bundle's manifest records: namespace ("" for all
+    # namespaces or the cluster scope) -> (status, message). Served as failures
+    # in every mode: a gap never turns into an empty list.
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def group_version(self) -> str:
@@ -292,8 +296,11 @@ class Registry:
             group, version, plural, kind, namespaced, shorts, cats, always = entry
             t = self.types.get((group, plural))
             if t is None:
+                # "empty": whatever the bundle lacks reads as an empty list, so every
+                # known type is served unless the bundle holds the cluster's discovery.
                 t = ResourceType(group, version, plural, kind, namespaced, kind.lower(), shorts, cats,
-                                 custom=group in CUSTOM_GROUPS, advertised=always and not authoritative)
+                                 custom=group in CUSTOM_GROUPS,
+                                 advertised=(always or uncollected == "empty") and not authoritative)
                 self.types[(group, plural)] = t
             else:
                 t.custom = t.custom or group in CUSTOM_GROUPS
@@ -454,8 +461,9 @@ class Registry:
         """Successful ``kubectl get`` runs in the manifest prove coverage, empty answers included."""
         commands = (self.bundle.manifest or {}).get("commands")
         for c in commands if isinstance(commands, list) else []:
-            if not isinstance(c, dict) or c.get("exit_code") != 0 or not isinstance(c.get("argv"), list):
+            if not isinstance(c, dict) or not isinstance(c.get("argv"), list) or c.get("optional") is True:
                 continue
+            ok = c.get("exit_code") == 0
             argv = [str(a) for a in c["argv"]]
             if "get" not in argv:
                 continue
@@ -481,7 +489,13 @@ class Registry:
                 t = self.resolve(name)
                 if t is None:
                     continue
-                if all_ns or not t.namespaced:
+                if not ok:
+                    if any(a.startswith(("-o=jsonpath", "jsonpath", "-ojsonpath", "--output=jsonpath")) for a in argv):
+                        continue  # a discovery query the collector keeps out of the bundle
+                    scope = "" if all_ns or not t.namespaced else ns
+                    if scope is not None:
+                        t.failed.setdefault(scope, (str(c.get("status") or "error"), str(c.get("stderr") or "").strip()[:300]))
+                elif all_ns or not t.namespaced:
                     t.covered_all = True
                 elif ns:
                     t.covered_ns.add(ns)
@@ -507,8 +521,9 @@ class Registry:
         return t
 
     def resolve(self, name: str) -> ResourceType | None:
-        """What kubectl would make of a resource argument (``stage``, ``promo``, ``pods``, ``stages.kargo.akuity.io``)."""
-        name = name.lower()
+        """What kubectl would make of a resource argument (``stage``, ``promo``, ``pods``, ``stages.kargo.akuity.io``,
+        ``stages.v1alpha1.kargo.akuity.io``)."""
+        name = _VERSIONED_ARG.sub(r"\1.", name.lower())
         plural, _, group = name.partition(".")
         candidates = [t for t in self.types.values() if not group or t.group == group or t.group.startswith(group + ".")]
         for match in (lambda t: t.plural == plural, lambda t: t.singular == plural or t.kind.lower() == plural, lambda t: plural in t.short_names):
@@ -537,7 +552,21 @@ class Registry:
             return {k: _event_v1(o) for k, o in source.objects.items()} if source else {}
         return t.objects
 
+    def failure(self, t: ResourceType, namespace: str | None) -> tuple[str, str] | None:
+        """``(status, message)`` when the bundle's manifest records that collecting this failed."""
+        if t.derived_from and t.derived_from in self.types:
+            t = self.types[t.derived_from]
+        if not t.failed:
+            return None
+        if "" in t.failed:
+            return t.failed[""]
+        if namespace is None:
+            return next(iter(t.failed.values()))  # a list across namespaces misses those
+        return t.failed.get(namespace)
+
     def covered(self, t: ResourceType, namespace: str | None) -> bool:
+        if self.failure(t, namespace) is not None:
+            return False
         if self.uncollected == "empty":
             return True
         if t.derived_from and t.derived_from in self.types:
@@ -572,6 +601,7 @@ def guess_plural(kind: str) -> str:
     return low + "s"
 
 
+_VERSIONED_ARG = re.compile(r"^([a-z0-9-]+)\.v[0-9]+(?:(?:alpha|beta)[0-9]+)?\.(?=[a-z0-9-]+\.)")
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 _KIND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
 

@@ -1,0 +1,185 @@
+"""What the modes share: collection coverage, durations, a Stage's apps and namespaces, texts.
+
+Coverage answers the question every check asks before it concludes that
+something is absent: was it collected at all? A failed collector command is a
+gap; a kind the bundle holds nothing of was not collected; a namespaced kind is
+known for a namespace when its objects there are present, or when the
+collector covered that namespace (it gathers every kind per namespace it
+visits). Only "collected" lets a check say FAIL for a missing object;
+otherwise the check is UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import polars as pl
+import yaml
+
+COLLECTED, GAP, NOT_COLLECTED = "collected", "gap", "not collected"
+
+# Kubernetes API groups whose kinds every cluster serves (no CRD behind them).
+BUILTIN_GROUPS = frozenset({
+    "", "apps", "batch", "policy", "autoscaling", "extensions", "networking.k8s.io", "rbac.authorization.k8s.io",
+    "apiextensions.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io", "coordination.k8s.io",
+    "discovery.k8s.io", "scheduling.k8s.io", "certificates.k8s.io", "node.k8s.io", "events.k8s.io",
+    "flowcontrol.apiserver.k8s.io", "apiregistration.k8s.io", "authentication.k8s.io", "authorization.k8s.io",
+    "metrics.k8s.io", "resource.k8s.io",
+})
+
+_NS_FROM_PATH = r"^cluster-resources/(?:custom-resources/)?[^/]+/([^/]+)\.json$"
+# Frames whose per-namespace files show which namespaces the collector visited.
+_NAMESPACED_FRAMES = ("pods", "events", "deployments", "statefulsets", "jobs", "services", "service_accounts",
+                      "secrets", "ingresses", "role_bindings", "roles")
+
+
+@dataclass(frozen=True)
+class Coverage:
+    state: str  # COLLECTED, GAP or NOT_COLLECTED
+    detail: str  # what to say when it is not collected
+
+    @property
+    def known(self) -> bool:
+        return self.state == COLLECTED
+
+
+def normalize_resource(resource: str) -> str:
+    """``clusterroles.rbac.authorization.k8s.io`` -> ``clusterroles``; custom resources keep their group."""
+    head, _, group = resource.lower().partition(".")
+    return head if group in BUILTIN_GROUPS or group.endswith(".k8s.io") else resource.lower()
+
+
+def covered_namespaces(frames) -> set[str]:
+    """Namespaces the collector visited: the resolved environment and every per-namespace file with objects."""
+    found: set[str] = set()
+    for key in ("kargo_namespace", "argocd_namespace", "app_namespace", "kargo_controller_namespace",
+                "argocd_controller_namespace", "monitoring_namespace"):
+        value = frames.environment.get(key)
+        if value and frames.facts.layout != "loose":
+            found.update(v.strip() for v in value.split(",") if v.strip())
+    if frames.facts.layout == "loose":
+        return found
+    for name in _NAMESPACED_FRAMES:
+        frame = getattr(frames, name, None)
+        if frame is None or "source" not in frame.columns or frame.is_empty():
+            continue
+        found.update(v for v in frame.select(pl.col("source").str.extract(_NS_FROM_PATH, 1).unique()).to_series().to_list() if v)
+    return found
+
+
+def coverage(frames, resource: str, namespace: str | None = None, *, present: bool = False) -> Coverage:
+    """Whether ``resource`` (in ``namespace``) was collected; ``present``: objects of it are there."""
+    norm = normalize_resource(resource)
+    gap_resource = pl.col("resource").fill_null("").str.to_lowercase()
+    # Commands kubectl cannot name a resource for (``get --raw`` through a service proxy) carry it in their id.
+    gap_id = pl.col("command_id").fill_null("").str.to_lowercase().str.split("/").list.first()
+    gaps = frames.gaps.filter(gap_resource.is_in([norm, resource.lower()]) | (gap_resource.str.split(".").list.first() == norm)
+                              | gap_id.is_in([norm, resource.lower()]))
+    if namespace is not None:
+        gaps = gaps.filter(pl.col("namespace").is_null() | (pl.col("namespace") == namespace))
+    if gaps.height:
+        g = gaps.row(0, named=True)
+        where = f" in {namespace}" if namespace else ""
+        return Coverage(GAP, say("coverage.gap", resource=norm, where=where, reason=g["reason"] or "error",
+                                 detail=(g["detail"] or "").strip()))
+    where = f" in {namespace}" if namespace else ""
+    if frames.facts.layout == "loose":
+        # Pasted objects prove what is there, never what is not.
+        return Coverage(NOT_COLLECTED, say("coverage.loose", resource=norm, where=where))
+    if present:
+        return Coverage(COLLECTED, "")
+    loaded = {normalize_resource(r) for r in frames.loaded}
+    if norm not in loaded:
+        return Coverage(NOT_COLLECTED, say("coverage.absent", resource=norm, where=where))
+    if namespace is None or namespace in covered_namespaces(frames):
+        return Coverage(COLLECTED, "")
+    return Coverage(NOT_COLLECTED, say("coverage.namespace", resource=norm, where=where))
+
+
+# ------------------------------------------------------------ durations
+
+def duration_seconds(expr: pl.Expr) -> pl.Expr:
+    """Go duration text (``10m``, ``5m0s``, ``1h30m``) -> seconds; null when absent or unreadable."""
+    def part(unit: str) -> pl.Expr:
+        return expr.str.extract(rf"(\d+){unit}(?:\d|$)", 1).cast(pl.Int64, strict=False).fill_null(0)
+
+    valid = expr.str.contains(r"^(?:\d+h)?(?:\d+m)?(?:\d+s)?$") & (expr.str.len_chars() > 0)
+    total = part("h") * 3600 + part("m") * 60 + part("s")
+    return pl.when(valid).then(total)
+
+
+def seconds_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "none"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return text or "0s"
+
+
+# ------------------------------------------------------------ stages
+
+def stage_apps(frames) -> pl.DataFrame:
+    """One row per (Stage, step index, Application) of its argocd-update steps, with the step's retry."""
+    default_ns = frames.environment.get("argocd_namespace", "argocd")
+    steps = (
+        frames.stages.select("namespace", pl.col("name").alias("stage"), pl.col("source").alias("stage_source"),
+                             pl.col("steps"))
+        .filter(pl.col("steps").list.len().fill_null(0) > 0)
+        .with_columns(pl.int_ranges(0, pl.col("steps").list.len()).alias("index"))
+        .explode("steps", "index")
+        .filter(pl.col("steps").is_not_null())
+        .with_columns(
+            pl.col("steps").struct.field("uses").alias("uses"),
+            pl.coalesce(pl.col("steps").struct.field("as"), pl.format("step-{}", pl.col("index") + 1)).alias("step"),
+            pl.col("steps").struct.field("retry").struct.field("timeout").alias("retry_timeout"),
+            pl.col("steps").struct.field("retry").struct.field("errorThreshold").alias("retry_threshold"),
+            pl.col("steps").struct.field("retry").is_not_null().alias("has_retry"),
+            pl.col("steps").struct.field("config").struct.field("apps").alias("app"),
+        )
+        .filter(pl.col("uses") == "argocd-update")
+    )
+    return (
+        steps.explode("app")
+        .filter(pl.col("app").is_not_null() & pl.col("app").struct.field("name").is_not_null())
+        .with_columns(
+            pl.col("app").struct.field("name").alias("app_name"),
+            pl.col("app").struct.field("namespace").fill_null(default_ns).alias("app_namespace"),
+        )
+        .drop("steps", "app")
+    )
+
+
+# ------------------------------------------------------------ texts
+
+@cache
+def _texts() -> dict[str, str]:
+    data = resources.files("analyzer.modes").joinpath("texts.yaml").read_text(encoding="utf-8")
+    loaded = yaml.safe_load(data)
+    return {k: " ".join(str(v).split()) for k, v in loaded.items()}
+
+
+def say(key: str, **params) -> str:
+    """The words of ``key`` from texts.yaml, filled; a missing parameter is a bug, not a blank."""
+    template = _texts()[key]
+    wanted = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    missing = wanted - params.keys()
+    if missing:
+        raise KeyError(f"text {key}: parameters {sorted(missing)} not given")
+    return template.format_map({k: _clean(v) for k, v in params.items()})
+
+
+def text_keys() -> set[str]:
+    return set(_texts())
+
+
+def _clean(value: object) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in str(value))
+
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
