@@ -91,6 +91,13 @@ class Frames:  # noqa: PLR0904  (cached_property needs a __dict__: not slots)
         """Everything that happened, on one time axis (see frames/timeline.py)."""
         return build_timeline(self)
 
+    def derived(self, name: str, build):
+        """``build(self)`` computed once per Frames: shared intermediate frames several rules read."""
+        cache = self.__dict__.setdefault("_derived", {})
+        if name not in cache:
+            cache[name] = build(self)
+        return cache[name]
+
     @property
     def now(self) -> datetime:
         """The reference instant: every age is measured against it."""

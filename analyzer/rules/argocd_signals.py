@@ -48,17 +48,9 @@ SIGNAL_SCHEMA = {
 FIELD_ORDER = {"op": 0, "res": 1, "cond": 2, "health": 3, "log": 4}
 SUCCESS = r"(?i)Sync operation to \S+ succeeded|successfully synced|phase: \w+ -> Succeeded"
 
-_CACHE: dict[str, tuple[object, object]] = {}
-
-
 def _cached(name: str, frames, build):
     """``build(frames)`` once per Frames: every Argo CD rule reads the same signals."""
-    hit = _CACHE.get(name)
-    if hit is not None and hit[0] is frames:
-        return hit[1]
-    value = build(frames)
-    _CACHE[name] = (frames, value)
-    return value
+    return frames.derived(f"argocd_signals.{name}", build)
 
 
 def stale_expr() -> pl.Expr:
