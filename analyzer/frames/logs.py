@@ -109,19 +109,41 @@ def _read_lines(data: bytes) -> pl.DataFrame:
     )
 
 
-def component_of(pod: str) -> str:
+def component_expr(pod: pl.Expr) -> pl.Expr:
     """``argocd-repo-server-6xhdgprp26-fsw6v`` -> ``argocd-repo-server``; ``…-controller-0`` -> ``…-controller``."""
-    frame = pl.DataFrame({"pod": [pod]}).select(
-        pl.col("pod")
-        .str.replace(r"-[a-z0-9]{6,10}-[a-z0-9]{5}$", "")
+    return (
+        pod.str.replace(r"-[a-z0-9]{6,10}-[a-z0-9]{5}$", "")
         .str.replace(r"-[a-z0-9]{5}$", "")
         .str.replace(r"-\d+$", "")
     )
-    return frame.item()
 
 
-def parse_log(log: LogFile) -> pl.DataFrame:
-    lines = _read_lines(log.data).with_row_index("line_no", offset=1)
+def component_of(pod: str) -> str:
+    return pl.select(component_expr(pl.lit(pod))).item()
+
+
+def _all_lines(logs: list[LogFile]) -> pl.DataFrame:
+    """Every line of every file, numbered within its file, with the file's identity."""
+    files = pl.DataFrame(
+        {
+            "file": list(range(len(logs))),
+            "source": [log.path for log in logs],
+            "namespace": [log.namespace for log in logs],
+            "pod": [log.pod for log in logs],
+            "container": [log.container for log in logs],
+            "previous": [log.previous for log in logs],
+        },
+        schema={"file": pl.Int64, "source": pl.String, "namespace": pl.String, "pod": pl.String,
+                "container": pl.String, "previous": pl.Boolean},
+    ).with_columns(component_expr(pl.col("pod")).alias("component"))
+    parts = [
+        _read_lines(log.data).with_row_index("line_no", offset=1).with_columns(pl.lit(i, pl.Int64).alias("file"))
+        for i, log in enumerate(logs)
+    ]
+    return pl.concat(parts, how="vertical").join(files, on="file", how="left")
+
+
+def _parse(lines: pl.DataFrame) -> pl.DataFrame:
     line = pl.col("line")
     body = pl.coalesce(line.str.replace(_PREFIX, ""), line)
     kind = (
@@ -173,12 +195,7 @@ def parse_log(log: LogFile) -> pl.DataFrame:
     has_app = application.is_not_null()
     argo_ns = pl.coalesce(field("app-namespace"), qualified_ns)
     parsed = frame.select(
-        pl.lit(log.path).alias("source"),
-        pl.lit(log.namespace).alias("namespace"),
-        pl.lit(log.pod).alias("pod"),
-        pl.lit(log.container).alias("container"),
-        pl.lit(component_of(log.pod)).alias("component"),
-        pl.lit(log.previous).alias("previous"),
+        "source", "namespace", "pod", "container", "component", "previous",
         pl.col("line_no").cast(pl.UInt32),
         # kubectl's prefix is the kubelet's receive time: the most reliable clock.
         pl.coalesce(utc(pl.col("prefix_time")), own).alias("time"),
@@ -202,4 +219,9 @@ def parse_log(log: LogFile) -> pl.DataFrame:
 def load_logs(logs: list[LogFile]) -> pl.DataFrame:
     if not logs:
         return pl.DataFrame(schema=LOG_SCHEMA)
-    return pl.concat([parse_log(log) for log in logs], how="vertical_relaxed").cast(LOG_SCHEMA)  # type: ignore[arg-type]
+    return _parse(_all_lines(logs)).cast(LOG_SCHEMA)  # type: ignore[arg-type]
+
+
+def parse_log(log: LogFile) -> pl.DataFrame:
+    """One file's lines (tests and tools); the analysis parses all files in one pass."""
+    return load_logs([log])
