@@ -62,6 +62,15 @@ def _parse_size(ctx, param, value: str | None) -> int | None:
     return int(number) * units[unit]
 
 
+def _parse_thresholds(ctx, param, values):
+    from analyzer.settings import parse_threshold
+
+    try:
+        return dict(parse_threshold(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def common_options(fn):
     options = [
         click.argument("path", type=click.Path(path_type=str)),
@@ -70,6 +79,9 @@ def common_options(fn):
         click.option("--stage", metavar="NAME", help="Only this Stage (and bundle-wide gaps)."),
         click.option("--stuck-after", callback=_parse_duration, metavar="DURATION",
                      help="A Promotion running longer than this is stuck (default 15m)."),
+        click.option("--threshold", "thresholds", multiple=True, callback=_parse_thresholds, metavar="NAME=VALUE",
+                     help="Override a rule threshold, e.g. operation_stuck_after=45m (repeatable; "
+                          "`gitops-master thresholds` lists them)."),
         click.option("--max-file-size", callback=_parse_size, metavar="SIZE",
                      help="Skip bundle files larger than this (default 512M)."),
         click.option("--max-bundle-size", callback=_parse_size, metavar="SIZE",
@@ -81,7 +93,7 @@ def common_options(fn):
     return fn
 
 
-def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size):
+def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size, thresholds=None):
     from analyzer.analysis import analyze
     from analyzer.bundle import Limits
     from analyzer.settings import Settings
@@ -90,7 +102,10 @@ def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size):
     if max_file_size or max_bundle_size:
         limits = Limits(max_file_bytes=max_file_size or limits.max_file_bytes,
                         max_total_bytes=max_bundle_size or limits.max_total_bytes)
-    settings = Settings(promotion_stuck_after=stuck_after) if stuck_after else Settings()
+    overrides = dict(thresholds or {})
+    if stuck_after:
+        overrides["promotion_stuck_after"] = stuck_after
+    settings = Settings(**overrides)
     return analyze(path, at=at, stage=stage, settings=settings, limits=limits)
 
 
@@ -399,6 +414,15 @@ def ask(text, bundle, run_it, fmt):
         click.echo("", err=True)
         main(args=list(context.argv), prog_name="gitops-master")
     sys.exit(context.exit_code)
+
+@main.command()
+def thresholds():
+    """List the rule thresholds and their defaults (override with --threshold NAME=VALUE)."""
+    from analyzer.settings import describe_thresholds
+
+    for name, default, meaning in describe_thresholds():
+        click.echo(f"{name} = {default}\n    {meaning}")
+
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
