@@ -128,8 +128,8 @@ def test_no_go_names_the_broken_rule_with_evidence(tmp_path, ident, change):
 
 def test_errored_then_succeeded_for_the_same_freight_is_fine(tmp_path):
     bundle = BundleCopy(tmp_path)
-    promo = _new_promotion(bundle, "Errored", BRAVE, "e")
-    promo["metadata"]["name"] = promo["metadata"]["name"].replace("01m84zzz", "01m7q000")  # older than its success
+    promo = _new_promotion(bundle, "Errored", BRAVE, "e", started="2026-11-18T10:00:00Z")  # before its success
+    promo["metadata"]["name"] = promo["metadata"]["name"].replace("01m84zzz", "01m7q000")
     bundle.write(PROMOTIONS, bundle.items(PROMOTIONS)[:-1] + [promo])
     assert rule(check(bundle), "errored").status == "ok"
 

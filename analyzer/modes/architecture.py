@@ -205,10 +205,10 @@ def _only(lines: list[TreeLine], stage: str) -> list[TreeLine]:
     keep = []
     for i, line in enumerate(lines):
         if line.kind == "stage" and line.text.split(" ", 1)[0] == stage:
-            keep.append(line)
+            keep.append(TreeLine(0, "", line.kind, line.text, ""))
             for follow in lines[i + 1:]:
                 if follow.depth <= line.depth:
                     break
                 if follow.depth == line.depth + 1 and follow.kind == "detail":
-                    keep.append(follow)
+                    keep.append(TreeLine(1, "  ", follow.kind, follow.text, "  "))
     return keep

@@ -176,7 +176,7 @@ def rule_errored(frames, ns: str, s: dict, freight: str | None, bundle: str) -> 
         cov = coverage(frames, "freights.kargo.akuity.io", ns, present=frames.freight.filter(pl.col("namespace") == ns).height > 0)
         return _rule("errored", OK if cov.known else UNKNOWN_RULE, say("promote.errored.no-freight") if cov.known else cov.detail)
     promos = _promotions(frames, ns, s["name"]).filter((pl.col("freight") == freight) & pl.col("phase").is_in(TERMINAL_PROMOTION))
-    last = promos.sort("name", descending=True).head(1)  # generated names sort by time
+    last = promos.sort("created", "name", descending=True).head(1)
     if last.height:
         p = last.row(0, named=True)
         ev = [evidence(p["source"], f"Promotion {p['name']} status.phase", p["phase"] + (f": {p['message']}" if p["message"] else ""), p["finished_at"])]

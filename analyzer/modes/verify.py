@@ -44,6 +44,7 @@ NOT_RUNNING_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "
                        "CreateContainerError", "RunContainerError", "InvalidImageName", "ContainerCannotRun")
 FAILED_VERIFICATION = ("Failed", "Error", "Aborted", "Inconclusive")
 KARGO_KINDS = ("Stage", "Promotion", "Freight", "Warehouse")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet", "Rollout")
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,10 @@ def _scope(frames, stage: dict, apps_all: pl.DataFrame, described: pl.DataFrame)
     )
     namespaces: list[str] = []
     for a in rows(apps):
-        for n in [a["dest_namespace"], *[r.get("namespace") for r in (a["resources"] or [])]]:
+        # Where the Application's workloads run: its destination, and namespaces it puts workloads in
+        # (not every namespace it touches: a chart's Service in kube-system does not make that the Stage's).
+        workload_ns = [r.get("namespace") for r in (a["resources"] or []) if r.get("kind") in WORKLOAD_KINDS]
+        for n in [a["dest_namespace"], *workload_ns]:
             if n and n not in namespaces:
                 namespaces.append(n)
     if not namespaces:
@@ -638,7 +642,7 @@ def verify_stage(frames, scope: Scope, quick: bool) -> StageVerification:
     return StageVerification(
         namespace=scope.namespace, name=s["name"], timestamp=header(frames, "verify").reference_time,
         apps=tuple(f"{a['app_namespace']}/{a['app_name']}" for a in rows(scope.apps)),
-        namespaces=scope.namespaces, freight=scope.freight or "none",
+        namespaces=scope.namespaces, freight=freight_label(frames, scope.namespace, scope.freight),
         levels=tuple(levels), overall=overall, overall_text=text, action_required=action or say("verify.none"), rbac=tuple(rbac),
     )
 
