@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from datetime import datetime
 
 import jinja2
 import orjson
@@ -82,6 +84,25 @@ class ReportContext:
     timeline_total: int = 0
     gaps: tuple[Finding, ...] = ()
     stages: tuple[tuple[str, str], ...] = ()  # every Stage checked, (namespace, name)
+    modes: "ModeSections | None" = None  # report only: verify, promote-check and lint of the same bundle
+
+
+@dataclass(frozen=True)
+class PromoteVerdict:
+    stage: str
+    verdict: str  # GO, NO-GO, UNKNOWN, or ERROR when the check itself could not run
+    freight: str
+    first_blocker: str  # the first rule that blocks, or why the check could not run
+    context: object | None  # the full PromoteContext
+
+
+@dataclass(frozen=True)
+class ModeSections:
+    """What ``report`` adds to a diagnosis: the other modes, run on the same frames."""
+
+    verification: object  # modes.verify.VerifyContext
+    promote_checks: tuple[PromoteVerdict, ...]
+    lint: object  # modes.lint.LintContext
 
 
 @dataclass(frozen=True)
@@ -279,7 +300,30 @@ def _markdown_code(text: object) -> str:
 
 
 def render_analysis(analysis: Analysis, fmt: str, command: str = "diagnose") -> str:
-    return render(build_context(analysis, command=command, pictures=(fmt == "html")), fmt)
+    context = build_context(analysis, command=command, pictures=(fmt == "html"))
+    if command == "report":
+        context = replace(context, modes=mode_sections(analysis))
+    return render(context, fmt)
+
+
+def mode_sections(analysis: Analysis) -> ModeSections:
+    from analyzer.modes.lint import lint
+    from analyzer.modes.promote import PromoteError, promote_check
+    from analyzer.modes.verify import verify
+
+    verdicts = []
+    stages = analysis.frames.stages.filter(~pl.col("control_flow"))
+    if analysis.stage:
+        stages = stages.filter(pl.col("name") == analysis.stage)
+    for name in sorted(set(stages.get_column("name").to_list())):
+        try:
+            pc = promote_check(analysis, name)
+        except PromoteError as exc:
+            verdicts.append(PromoteVerdict(name, "ERROR", "", str(exc), None))
+            continue
+        blocker = next((f"{r.label}: {r.detail}" for r in pc.rules if r.status != "ok"), "")
+        verdicts.append(PromoteVerdict(name, pc.verdict, pc.freight_label, blocker, pc))
+    return ModeSections(verify(analysis), tuple(verdicts), lint(analysis))
 
 
 MARKDOWN_BUDGET = 60_000  # characters: what GitHub, GitLab and Jira comments take comfortably
@@ -327,7 +371,23 @@ def to_json(context: ReportContext) -> str:
         },
         "findings": [f.to_dict() for f in context.findings],
     }
-    return orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if context.modes is not None:
+        payload["verification"] = context.modes.verification
+        payload["promote_checks"] = [
+            {"stage": v.stage, "verdict": v.verdict, "freight": v.freight, "first_blocker": v.first_blocker}
+            for v in context.modes.promote_checks
+        ]
+        payload["lint"] = context.modes.lint
+    return orjson.dumps(payload, option=orjson.OPT_INDENT_2, default=_json_default).decode() + "\n"
+
+
+def _json_default(value: object) -> object:
+    """Frames inside mode contexts serialise as their rows; anything else as text."""
+    if isinstance(value, pl.DataFrame):
+        return value.to_dicts()
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
 
 
 def format_for_path(path: str | os.PathLike) -> str | None:

@@ -112,3 +112,17 @@ def test_print_to_pdf_shows_every_view(browser, tmp_path):
     page.pdf(path=str(pdf))
     assert pdf.read_bytes()[:4] == b"%PDF"
     page.close()
+
+
+def test_report_includes_verification_promote_check_and_lint(browser, tmp_path):
+    html = render_report(REPO / "sample_bundles" / "repo-server-refused.tar.gz", tmp_path / "r.html")
+    page, console_errors, _requests = open_report(browser, html)
+    assert console_errors == []
+    ids = page.evaluate("Array.from(document.querySelectorAll('section')).map(s => s.id)")
+    for section in ("answer", "pipeline", "timeline", "findings", "verification", "promote", "lint", "gaps", "facts"):
+        assert section in ids
+    assert ids[0] == "answer"
+    promote = page.locator("#promote").inner_text()
+    assert "staging" in promote and "NO-GO" in promote
+    assert "FAIL at Level 2" in page.locator("#verification").inner_text()
+    page.close()
