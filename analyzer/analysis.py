@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,8 +34,16 @@ def analyze(
     settings: Settings | None = None,
     limits: Limits | None = None,
     modes: tuple[str, ...] = ("diagnose",),
+    progress: Callable[[str], None] | None = None,
 ) -> Analysis:
-    """Open ``path`` and run the rules of ``modes`` (``diagnose``, ``lint``) over it."""
+    """Open ``path`` and run the rules of ``modes`` (``diagnose``, ``lint``) over it.
+
+    ``progress`` is told each phase as it starts.
+    """
+    say = progress or (lambda _phase: None)
+    say("reading the bundle")
     bundle = open_bundle(path, at=at, limits=limits or Limits())
+    say("building frames")
     frames = load_frames(bundle, settings or Settings())
+    say("running the rules")
     return Analysis(frames, run_rules(frames, stage=stage, modes=modes), stage)

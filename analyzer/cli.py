@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from datetime import datetime
 
@@ -93,7 +94,30 @@ def common_options(fn):
     return fn
 
 
-def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size, thresholds=None):
+class Progress:
+    """Phases on stderr, only when a run takes more than a second and a person is watching."""
+
+    DELAY = 1.0
+
+    def __init__(self, enabled: bool | None = None):
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, phase: str) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        if elapsed >= self.DELAY:
+            click.echo(f"gitops-master: {phase} ({elapsed:.1f}s)", err=True)
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            click.echo(f"gitops-master: done in {time.monotonic() - self.started:.1f}s", err=True)
+
+
+def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size, thresholds=None, progress=None):
     from analyzer.analysis import analyze
     from analyzer.bundle import Limits
     from analyzer.settings import Settings
@@ -106,7 +130,7 @@ def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size, thres
     if stuck_after:
         overrides["promotion_stuck_after"] = stuck_after
     settings = Settings(**overrides)
-    return analyze(path, at=at, stage=stage, settings=settings, limits=limits)
+    return analyze(path, at=at, stage=stage, settings=settings, limits=limits, progress=progress)
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -124,9 +148,12 @@ def _emit(text: str, output: str | None) -> None:
 def _run(command: str, fmt: str, output: str | None, debug: bool, **kwargs) -> None:
     from analyzer.render import render_analysis
 
+    progress = Progress()
     try:
-        analysis = _analyze(**kwargs)
+        analysis = _analyze(**kwargs, progress=progress)
+        progress(f"rendering {fmt}")
         _emit(render_analysis(analysis, fmt, command=command), output)
+        progress.done()
     except BundleError as exc:
         raise Failure(str(exc)) from None
     except (KeyboardInterrupt, click.ClickException):

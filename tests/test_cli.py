@@ -56,3 +56,22 @@ def test_thresholds_lists_every_setting_with_its_meaning():
     blocks = result.output.split("\n")
     meanings = [blocks[i + 1].strip() for i, line in enumerate(blocks) if " = " in line]
     assert all(meanings), "every threshold says what it means"
+
+
+def test_progress_appears_only_after_a_second(monkeypatch):
+    from analyzer import cli
+
+    shown = []
+    monkeypatch.setattr(cli.click, "echo", lambda text, err=False: shown.append(text))
+    quiet = cli.Progress(enabled=True)
+    quiet("reading the bundle")
+    assert shown == []
+    slow = cli.Progress(enabled=True)
+    slow.started -= 2
+    slow("building frames")
+    slow.done()
+    assert shown[0].startswith("gitops-master: building frames (2.") and shown[1].startswith("gitops-master: done in 2.")
+    off = cli.Progress(enabled=False)
+    off.started -= 5
+    off("x")
+    assert len(shown) == 2
