@@ -17,6 +17,8 @@ import yaml
 
 from analyzer.findings import RISKS, SEVERITIES, Evidence, Finding, FixStep, Subject
 
+# libyaml when present: the catalog is read on every run.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SAFE_TOKEN = re.compile(r"^[A-Za-z0-9@%+=:,./_-]+$")
 
 
@@ -53,7 +55,7 @@ def load_catalog() -> dict[str, Entry]:
     for item in sorted(folder.iterdir(), key=lambda t: t.name):
         if not item.name.endswith(".yaml"):
             continue
-        for ident, data in (yaml.safe_load(item.read_text(encoding="utf-8")) or {}).items():
+        for ident, data in (yaml.load(item.read_text(encoding="utf-8"), Loader=_LOADER) or {}).items():
             if ident in raw:
                 raise ValueError(f"catalog id {ident} is defined twice (again in {item.name})")
             raw[ident] = data

@@ -159,7 +159,7 @@ def stage_apps(frames) -> pl.DataFrame:
 @cache
 def _texts() -> dict[str, str]:
     data = resources.files("analyzer.modes").joinpath("texts.yaml").read_text(encoding="utf-8")
-    loaded = yaml.safe_load(data)
+    loaded = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return {k: " ".join(str(v).split()) for k, v in loaded.items()}
 
 
