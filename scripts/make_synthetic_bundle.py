@@ -360,6 +360,7 @@ class Lists:
         self.out = out
         self.files: dict[str, list[tuple[tuple, bytes]]] = {}
         self.counts: dict[str, int] = {}
+        self.redactions = 0  # last-applied-configuration annotations replaced by the collector
 
     def touch(self, rel: str) -> None:
         self.files.setdefault(rel, [])
@@ -370,6 +371,8 @@ class Lists:
         self.files.setdefault(rel, []).append((key, kube_item(obj)))
         kind = obj.get("kind", "")
         self.counts[kind] = self.counts.get(kind, 0) + 1
+        if (meta.get("annotations") or {}).get(LAST_APPLIED) == HIDDEN:
+            self.redactions += 1
 
     def flush(self, rel: str) -> None:
         items = self.files.pop(rel, None)
@@ -543,7 +546,7 @@ def make_plan(scale: float, seed: int, kargo_version: str, argocd_version: str) 
     pipelines: list[PipelinePlan] = []
     plant_iter = iter(stage_plants)
     index = 0
-    for team, k in zip(team_names, groups):
+    for team, k in zip(team_names, groups, strict=True):
         services = rng.sample(SERVICES, k)
         proj = ProjectPlan(team, [])
         for service in services:
@@ -612,7 +615,7 @@ def make_plan(scale: float, seed: int, kargo_version: str, argocd_version: str) 
         cluster = clusters[i // len(ADDONS)]
         unmanaged.append(UnmanagedApp(f"{addon}-{cluster}", addon, repo, version, cluster,
                                       f"https://k8s-{cluster}.example.internal:6443", addon, "platform"))
-    for plant, app in zip(app_plants, rng.sample(unmanaged, len(app_plants))):
+    for plant, app in zip(app_plants, rng.sample(unmanaged, len(app_plants)), strict=True):
         app.plant = plant
         if plant == "app-project-denied":
             app.project = "restricted"
@@ -761,10 +764,8 @@ class Gen:
         self.warehouse_pool: list[tuple] = []  # (project, warehouse)
         self.incidents: dict[str, list[tuple[float, str]]] = {}
         self.views: dict[str, list[list[str]]] = {}
-        self.events_target = plan.targets["events"]
         self.events_made = 0
         # Control-plane facts the scenarios refer to (filled by control_plane()).
-        self.repo_pods: list[dict] = []
         self.kargo_pod = ""
         self.unreachable_at = self.C - timedelta(minutes=34, seconds=12)
         self.oom_at = self.C - timedelta(hours=3, minutes=10, seconds=41)
@@ -1895,8 +1896,8 @@ def _crashloop(pod: dict, container: str, since: datetime) -> None:
             cond["lastTransitionTime"] = ts(since)
 
 
-def app_workloads(pipe: Pipe, run: StageRun, app: AppPlan) -> list[dict]:
-    g, s, cl = pipe.g, run.plan, pipe.cl
+def app_workloads(pipe: Pipe, run: StageRun, app: AppPlan) -> list[tuple[str, dict]]:
+    g, cl = pipe.g, pipe.cl
     if app.no_workload:
         return []
     ov = run.apps.get(app.name, {})
@@ -1927,7 +1928,7 @@ def app_workloads(pipe: Pipe, run: StageRun, app: AppPlan) -> list[dict]:
         comp_rev = revision if comp != "redis" else 1
         pod_created = deployed + timedelta(seconds=2 + j) if comp != "redis" else ns_created + timedelta(minutes=2)
 
-        def run_state(k: int) -> Any:
+        def run_state(k: int, pod_created: datetime = pod_created, crash: bool = crash) -> Any:
             started = pod_created + timedelta(seconds=4 + k)
             if crash:
                 last_end = g.C - timedelta(minutes=2, seconds=k * 7 + 10)
@@ -2186,7 +2187,7 @@ def stage_status(pipe: Pipe, run: StageRun, apps: dict[str, dict]) -> dict:
             healthy_at = last.finished + timedelta(seconds=4)
             conditions = [
                 sb.condition("Ready", "True", "Verified", "Freight has been verified", verified_at, run.generation),
-                sb.condition("Healthy", "True", "Healthy", f"Stage is healthy (performed 1 health checks)", healthy_at,
+                sb.condition("Healthy", "True", "Healthy", "Stage is healthy (performed 1 health checks)", healthy_at,
                              run.generation),
                 sb.condition("Verified", "True", "Verified", "Freight has been verified", verified_at, run.generation),
             ]
@@ -2356,7 +2357,7 @@ def _warehouse_scope(pipe: Pipe) -> list[tuple[str, str | None, str]]:
 
 
 def emit_pipeline(pipe: Pipe, project_rows: dict) -> None:
-    g, p, rng = pipe.g, pipe.p, pipe.rng
+    g, p = pipe.g, pipe.p
     project = p.project
     base = "cluster-resources/custom-resources"
     apps: dict[str, dict] = {}
@@ -2658,7 +2659,7 @@ def emit_unmanaged(g: Gen) -> None:
         g.app_rows.append([ua.name, sync_status, health, revision or "", ua.project])
         g.app_pool.append((ua.name, ua.dest_ns, ua.server, True))
         g.repo_pool.append((ua.repo, ua.addon, ua.dest_ns, ua.addon, True))
-        for app_name, reason, message, at, type_ in [e for e in g.app_events if e[0] == ua.name]:
+        for _app, reason, message, at, type_ in [e for e in g.app_events if e[0] == ua.name]:
             user = type_.removeprefix("user:") if type_.startswith("user:") else None
             add_event(g, app_event(g, cl, obj, reason, message, at, type_="Normal" if user else type_, user=user))
         # Routine auto-syncs in the last hours.
@@ -3252,7 +3253,7 @@ def write_manifest(g: Gen, config: dict[str, str]) -> None:
         "redaction": {"enabled": True,
                       "rules": ["secret-values", "last-applied-configuration", "env-secret-names", "url-credentials",
                                 "bearer-tokens", "private-keys"],
-                      "counts": {"last-applied-configuration": g.redactions}},
+                      "counts": {"last-applied-configuration": g.lists.redactions}},
         "commands": commands,
     }
     g.out.write("manifest.json", (json.dumps(manifest, indent=2) + "\n").encode(), record=False)
@@ -3277,8 +3278,6 @@ def generate(out: str | os.PathLike, *, scale: float = 1.0, seed: int = 1, kargo
     top = f"gitops-bundle-{COLLECTED_AT.strftime('%Y%m%dT%H%M%SZ')}"
     output = Output(out_path, tar, top, COLLECTED_AT + timedelta(seconds=13))
     g = Gen(plan, output)
-    g.redactions = 0
-    app_namespaces = {a.dest_ns for p in plan.pipelines for s in p.stages for a in s.apps if not a.no_workload}
     g.ns_remaining = sum(1 for p in plan.pipelines for s in p.stages if any(not a.no_workload for a in s.apps))
     try:
         with node_scope(plan.nodes):
