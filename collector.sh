@@ -45,7 +45,7 @@
 #                       {value, source[, values]}}, options, redaction
 #                       {enabled, replacement, rules, counts}, commands [{id,
 #                       argv, output, started_at, finished_at, exit_code,
-#                       status, stderr, bytes, sha256}]
+#                       status, optional, stderr, bytes, sha256}]
 #   config.yaml         the resolved .gitops-config.yaml keys
 #   cluster-resources/<plural>/<namespace>.json             namespaced built-ins
 #   cluster-resources/<plural>.json                         cluster-scoped built-ins
@@ -69,6 +69,22 @@
 # not-found, timeout, unreachable, error, interrupted (stopped by the deadline
 # or a signal), skipped (never started). Discovery commands (discover-*,
 # log-targets/*) keep their output out of the bundle: output is null.
+# "optional": true marks a command whose failure is no gap in the data: the
+# discovery queries (what they could not find shows in the config's sources)
+# and `auth can-i --list` (a SelfSubjectRulesReview, which kubectl POSTs and a
+# read-only replay such as `gitops-master serve` refuses).
+#
+# How a run goes: phase 1 asks for the version, the API groups and the
+# discovery queries in parallel; as soon as the API groups arrive, the
+# cluster-wide commands (nodes, namespaces, CRDs, cluster roles, unhealthy
+# pods, api-resources) join the pool. Phase 2 starts when the discovery
+# queries are done: logs first (the Kargo, Argo CD and Job pods that discovery
+# listed; a per-namespace listing when the namespaces came from flags or
+# config), then every namespaced command. Resources are named
+# PLURAL.VERSION.GROUP with the group's preferred version from /apis, which
+# kubectl maps from its discovery cache; with PLURAL.GROUP it would first try
+# version "kargo" of group "akuity.io", fail, and fetch every API group again
+# in every call. Jobs report completion on a FIFO, so the pool refills at once.
 #
 # Exit codes: 0 bundle written and complete (failed commands are recorded as
 # gaps); 1 bundle written but incomplete (deadline reached) or with nothing
@@ -97,8 +113,8 @@ LIST_KEYS=" kargo_namespace argocd_namespace app_namespace kargo_project warehou
 
 REDACTION_RULES=(last-applied-configuration pem-private-key url-credentials
   authorization-header bearer-token aws-access-key github-token gitlab-token
-  slack-token slack-webhook jwt docker-config-auth cli-secret-flag
-  env-secret-value secret-field)
+  bitbucket-token npm-token google-api-key slack-token slack-webhook jwt
+  docker-config-auth cli-secret-flag env-secret-value secret-field)
 
 ARGOCD_LOG_COMPONENTS="argocd-application-controller,argocd-repo-server,argocd-server,argocd-applicationset-controller"
 
@@ -106,8 +122,19 @@ ARGOCD_LOG_COMPONENTS="argocd-application-controller,argocd-repo-server,argocd-s
 # awk programs (portable: mawk, gawk, busybox awk; run with LC_ALL=C)
 # ---------------------------------------------------------------------------
 
-# Redaction filter. -v countfile=PATH receives "rule count" lines at the end.
+# Redaction filter. -v countfile=PATH receives "rule count" lines at the end;
+# -v metafile=PATH one line "<bytes written> <first> <last>": the output's size
+# and, with -v jsoncheck=1, its first and last non-blank characters ("-": none),
+# which spares a wc and a tail per command.
 read -r -d '' REDACT_AWK <<'AWK'
+function emit(s,    t) {
+  print s
+  NBYTES += length(s) + 1
+  if (jsoncheck && s ~ /[^ \t\r]/) {
+    if (FIRSTC == "") { match(s, /[^ \t\r]/); FIRSTC = substr(s, RSTART, 1) }
+    t = s; sub(/[ \t\r]+$/, "", t); LASTC = substr(t, length(t), 1)
+  }
+}
 function rep(c, n,    s, i) { s = ""; for (i = 0; i < n; i++) s = s c; return s }
 function secretish(k,    lk) {
   lk = tolower(k)
@@ -235,7 +262,7 @@ function cli_flags(s,    out, rest, st, ln, m, key, v) {
   while (match(rest, CLI_RE)) {
     st = RSTART; ln = RLENGTH
     m = substr(rest, st, ln)
-    key = m; sub(/^--/, "", key); sub(/(=|[ \t]+)$/, "", key)
+    key = m; sub(/^--/, "", key); sub(/[^A-Za-z0-9_-].*$/, "", key)
     out = out substr(rest, 1, st + ln - 1)
     rest = substr(rest, st + ln)
     v = ""
@@ -248,7 +275,11 @@ function cli_flags(s,    out, rest, st, ln, m, key, v) {
 BEGIN {
   H = "***HIDDEN***"
   BSL = "[\\\\]"
-  SECRET_RE = "passw(or)?d|passphrase|secret|token|api[-_.]?key|access[-_.]?key|private[-_.]?key|client[-_.]?key|credential|keydata|certkey|auth($|[^a-z])"
+  SECRET_BASE = "passw(or)?d|passphrase|secret|token|api[-_.]?key|access[-_.]?key|private[-_.]?key|client[-_.]?key|account[-_.]?key|signing[-_.]?key|encryption[-_.]?key|credential|keydata|certkey|auth($|[^a-z])|signature($|[^a-z])|hmac($|[^a-z])"
+  # a key name (whole): also "sig", the signature of an Azure SAS URL
+  SECRET_RE = SECRET_BASE "|^sig$"
+  # a line worth the key/value passes
+  SECRET_SCAN = SECRET_BASE "|[^a-z]sig[^a-z]"
   EXCL_RE = "(name|names|ref|refs|selector|namespace|namespaces|type|types|path|paths|file|files|dir|mode|enabled|disabled|seconds|count|timeout|ttl|expiry|expiration|expires|url|urls|uri|endpoint|header|policy|format|length|duration|issuer|audience|audiences|version|kind|template|field|fields|keyref|key-ref|key_ref)$"
   VQ = "^([^\"\\\\]|\\\\.)*"
   VE = "^[^\"\\\\]*"
@@ -262,11 +293,15 @@ BEGIN {
   YAML_START = "^[ \t]*(-[ \t]+)?[A-Za-z0-9_.-]+[ \t]*:[ \t]+" BSL "?[\"']?"
   YAML_IN = "(" BSL "n[ \t]*|[{][ \t]*|,[ \t]+)(-[ \t]+)?[A-Za-z0-9_.-]+[ \t]*:[ \t]+" BSL "?[\"']?"
   EQ_START = "^[A-Za-z0-9_.-]+=" BSL "?[\"']?"
-  EQ_IN = "[ \t?&;,({\"'\\\\][A-Za-z0-9_.-]+=" BSL "?[\"']?"
-  CLI_RE = "--[A-Za-z0-9_-]+(=|[ \t]+)"
+  EQ_IN = "[ \t?&;:,({\"'\\\\][A-Za-z0-9_.-]+=" BSL "?[\"']?"
+  # --key=value, --key value, and "--key", "value" (an argument list in JSON)
+  CLI_RE = "--[A-Za-z0-9_-]+(=|[ \t]+|" BSL "?\"[ \t]*,[ \t]*" BSL "?\")"
   CLI_V = "^" BSL "?[\"']?[^ \t\"',\\\\]+"
   URL_RE = "[a-z][a-z0-9+.-]*://[^/@ \t\"'\\\\<>:]+:[^/@ \t\"'\\\\<>]+@"
   URL_PRE = "^[a-z][a-z0-9+.-]*://"
+  # a token as the whole user part: https://<token>@host (long, so that git@ and the like stay)
+  URL_TOK_RE = "https?://" rep("[a-z0-9._~%+-]", 16) "[a-z0-9._~%+-]*@"
+  URL_TOK_PRE = "^https?://"
   AUTHZ_RE = "authorization" BSL "?[\"']?[ \t]*[:=][ \t]*" BSL "?[\"']?[^\"'\\\\{[ \t][^\"\\\\]*"
   AUTHZ_PRE = "^authorization" BSL "?[\"']?[ \t]*[:=][ \t]*" BSL "?[\"']?"
   BEARER_RE = "bearer[ \t]+" rep("[a-z0-9._~+/=-]", 16) "[a-z0-9._~+/=-]*"
@@ -274,6 +309,9 @@ BEGIN {
   AWS_RE = "(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)" rep("[A-Z0-9]", 16)
   GH_RE = "(gh[pousr]_" rep("[A-Za-z0-9]", 36) "[A-Za-z0-9]*|github_pat_" rep("[A-Za-z0-9_]", 22) "[A-Za-z0-9_]*)"
   GL_RE = "gl(pat|dt|rt|ptt|cbt|oas|soat)-" rep("[A-Za-z0-9_-]", 20) "[A-Za-z0-9_-]*"
+  BB_RE = "ATBB" rep("[A-Za-z0-9_=.-]", 28) "[A-Za-z0-9_=.-]*"
+  NPM_RE = "npm_" rep("[A-Za-z0-9]", 36)
+  GOOGLE_RE = "AIza" rep("[0-9A-Za-z_-]", 35)
   SLACK_RE = "xox[abposr]-" rep("[A-Za-z0-9-]", 10) "[A-Za-z0-9-]*"
   SLACKHOOK_RE = "hooks[.]slack[.]com/services/[a-z0-9/_-]+"
   SLACKHOOK_PRE = "^hooks[.]slack[.]com/services/"
@@ -287,12 +325,17 @@ BEGIN {
   DOCKER_PRE = "^" BSL "?\"auth" BSL "?\"[ \t]*:[ \t]*" BSL "?\""
   SSHPASS_RE = "sshpass[ \t]+-p[ \t]*[^ \t]+"
   SSHPASS_PRE = "^sshpass[ \t]+-p[ \t]*"
-  in_pem = 0; env_pending = 0
+  in_pem = 0; env_pending = 0; cli_pending = 0
 }
 {
   line = $0
   if (in_pem) {
-    if (match(line, PEM_END)) { print substr(line, RSTART); in_pem = 0; next }
+    if (match(line, PEM_END)) {
+      # keep a log line's timestamp, drop whatever else precedes the END marker
+      rest = substr(line, RSTART); pre = ""
+      if (match(line, /^[0-9][0-9TZ:.+-]* /)) pre = substr(line, 1, RLENGTH)
+      emit(pre rest); in_pem = 0; next
+    }
     if (line ~ PEM_BODY) next
     in_pem = 0
   }
@@ -301,24 +344,43 @@ BEGIN {
     if (match(line, PEM_BEGIN "[ \t]*\r?$")) {
       line = substr(line, 1, RSTART - 1) substr(line, RSTART, RLENGTH) H
       CNT["pem-private-key"]++; in_pem = 1
-      print line; next
+      emit(line); next
     }
     line = mask_all(line, PEM_FULL, "pem-private-key", "^" PEM_BEGIN, PEM_END "$", 0)
     line = mask_all(line, PEM_TRUNC, "pem-private-key", "^" PEM_BEGIN, "", 0)
   }
-  if (index(line, "://")) line = mask_all(line, URL_RE, "url-credentials", URL_PRE, "@$", 1)
+  if (index(line, "://")) {
+    line = mask_all(line, URL_RE, "url-credentials", URL_PRE, "@$", 1)
+    line = mask_all(line, URL_TOK_RE, "url-credentials", URL_TOK_PRE, "@$", 1)
+  }
   L = tolower(line)
   if (index(L, "authorization")) line = mask_all(line, AUTHZ_RE, "authorization-header", AUTHZ_PRE, "", 1)
   if (index(L, "bearer")) line = mask_all(line, BEARER_RE, "bearer-token", BEARER_PRE, "", 1)
   if (line ~ AWS_RE) line = mask_all(line, AWS_RE, "aws-access-key", "", "", 0)
   if (index(line, "gh") || index(line, "github_pat_")) line = mask_all(line, GH_RE, "github-token", "", "", 0)
   if (index(line, "gl")) line = mask_all(line, GL_RE, "gitlab-token", "", "", 0)
+  if (index(line, "ATBB")) line = mask_all(line, BB_RE, "bitbucket-token", "", "", 0)
+  if (index(line, "npm_")) line = mask_all(line, NPM_RE, "npm-token", "", "", 0)
+  if (index(line, "AIza")) line = mask_all(line, GOOGLE_RE, "google-api-key", "", "", 0)
   if (index(line, "xox")) line = mask_all(line, SLACK_RE, "slack-token", "", "", 0)
   if (index(L, "hooks.slack.com")) line = mask_all(line, SLACKHOOK_RE, "slack-webhook", SLACKHOOK_PRE, "", 1)
   if (index(line, "eyJ")) line = mask_all(line, JWT_RE, "jwt", "", "", 0)
   if (index(line, "auth")) line = mask_all(line, DOCKER_RE, "docker-config-auth", DOCKER_PRE, "", 0)
   if (index(line, "--")) line = cli_flags(line)
   if (index(line, "sshpass")) line = mask_all(line, SSHPASS_RE, "cli-secret-flag", SSHPASS_PRE, "", 0)
+  if (cli_pending) {
+    # the value of a secret-looking flag, the next element of a pretty-printed JSON argument list
+    cli_pending = 0
+    if (match(line, /^[ \t]*"/)) {
+      st = RLENGTH
+      vl = qvalue_len(line, st + 1, 0); v = substr(line, st + 1, vl)
+      if (maskable(v, 1) && substr(v, 1, 2) != "--") { line = substr(line, 1, st) H substr(line, st + vl + 1); CNT["cli-secret-flag"]++ }
+    }
+  }
+  if (match(line, /^[ \t]*"--[A-Za-z0-9_-]+",?[ \t]*$/)) {
+    nm = line; sub(/^[ \t]*"--/, "", nm); sub(/".*$/, "", nm)
+    if (secretish(nm)) cli_pending = 1
+  }
   if (env_pending) {
     env_pending = 0
     if (match(line, /^[ \t]*"value":[ \t]*"/)) {
@@ -333,18 +395,22 @@ BEGIN {
   }
   if (index(line, "\"name\"")) line = env_compact(line, 0)
   if (index(line, "\\\"name\\\"")) line = env_compact(line, 1)
-  if (tolower(line) ~ SECRET_RE) {
+  if (tolower(line) ~ SECRET_SCAN) {
     line = kv_json(line, 0, "secret-field", "")
     if (index(line, "\\\"")) line = kv_json(line, 1, "secret-field", "")
     if (index(line, ":")) { line = kv_plain_start(line, YAML_START, ":"); line = kv_plain(line, YAML_IN, ":") }
     if (index(line, "=")) { line = kv_plain_start(line, EQ_START, "="); line = kv_plain(line, EQ_IN, "=") }
   }
-  print line
+  emit(line)
 }
 END {
   if (countfile != "") {
     for (r in CNT) if (CNT[r] > 0) print r, CNT[r] > countfile
     close(countfile)
+  }
+  if (metafile != "") {
+    printf "%d %s %s\n", NBYTES, (FIRSTC == "" ? "-" : FIRSTC), (LASTC == "" ? "-" : LASTC) > metafile
+    close(metafile)
   }
 }
 AWK
@@ -560,6 +626,8 @@ SECRET_TPL='{"apiVersion":"v1","kind":"List","items":[{{$n := ""}}{{range .items
 # CRDs without their (large) schemas.
 # shellcheck disable=SC2016
 CRD_TPL='{"apiVersion":"v1","kind":"List","items":[{{$n := ""}}{{range .items}}{{$n}}{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":{{printf "%q" .metadata.name}}{{with .metadata.creationTimestamp}},"creationTimestamp":{{printf "%q" .}}{{end}}{{with .metadata.generation}},"generation":{{.}}{{end}},"labels":{ {{$ls := ""}}{{range $k, $v := .metadata.labels}}{{$ls}}{{printf "%q" $k}}:{{printf "%q" $v}}{{$ls = ","}}{{end}} },"annotations":{ {{$as := ""}}{{range $k, $v := .metadata.annotations}}{{if ne $k "kubectl.kubernetes.io/last-applied-configuration"}}{{$as}}{{printf "%q" $k}}:{{printf "%q" $v}}{{$as = ","}}{{end}}{{end}} }},"spec":{"group":{{printf "%q" .spec.group}},"scope":{{printf "%q" .spec.scope}},"names":{"kind":{{printf "%q" .spec.names.kind}},"plural":{{printf "%q" .spec.names.plural}}{{with .spec.names.singular}},"singular":{{printf "%q" .}}{{end}},"shortNames":[{{$ss := ""}}{{range .spec.names.shortNames}}{{$ss}}{{printf "%q" .}}{{$ss = ","}}{{end}}],"categories":[{{$cs := ""}}{{range .spec.names.categories}}{{$cs}}{{printf "%q" .}}{{$cs = ","}}{{end}}]},"versions":[{{$vs := ""}}{{range .spec.versions}}{{$vs}}{"name":{{printf "%q" .name}},"served":{{if .served}}true{{else}}false{{end}},"storage":{{if .storage}}true{{else}}false{{end}},"deprecated":{{if .deprecated}}true{{else}}false{{end}},"additionalPrinterColumns":[{{$ps := ""}}{{range .additionalPrinterColumns}}{{$ps}}{"name":{{printf "%q" .name}},"type":{{printf "%q" .type}},"jsonPath":{{printf "%q" .jsonPath}}}{{$ps = ","}}{{end}}]}{{$vs = ","}}{{end}}]},"status":{"storedVersions":[{{$ts := ""}}{{range .status.storedVersions}}{{$ts}}{{printf "%q" .}}{{$ts = ","}}{{end}}]}}{{"\n"}}{{$n = ","}}{{end}}]}'
+# Pods in all namespaces -> "namespace<TAB>name-label/component-label<TAB>pod<TAB>container:restarts ...".
+POD_TARGETS_JSONPATH='{range .items[*]}{.metadata.namespace}{"\t"}{.metadata.labels.app\.kubernetes\.io/name}{"/"}{.metadata.labels.app\.kubernetes\.io/component}{"\t"}{.metadata.name}{"\t"}{range .status.containerStatuses[*]}{.name}{":"}{.restartCount}{" "}{end}{"\n"}{end}'
 # Pods -> "name<TAB>container:restarts container:restarts ...".
 POD_CONTAINERS_JSONPATH='{range .items[*]}{.metadata.name}{"\t"}{range .status.containerStatuses[*]}{.name}{":"}{.restartCount}{" "}{end}{"\n"}{end}'
 
@@ -716,13 +784,14 @@ in_list() { [[ " $2 " == *" $1 "* ]]; }
 
 file_size() { local n; n=$(wc -c <"$1" 2>/dev/null) || n=0; echo $(( n + 0 )); }
 
+# The SHA-256 tool, chosen once (coreutils sha256sum, or perl's shasum).
+SHA_TOOL=()
+if command -v sha256sum >/dev/null 2>&1; then SHA_TOOL=(sha256sum)
+elif command -v shasum >/dev/null 2>&1; then SHA_TOOL=(shasum -a 256); fi
+
 sha256_of() {
   local h=""
-  if command -v sha256sum >/dev/null 2>&1; then
-    h=$(sha256sum "$1" 2>/dev/null) && h=${h%% *}
-  elif command -v shasum >/dev/null 2>&1; then
-    h=$(shasum -a 256 "$1" 2>/dev/null) && h=${h%% *}
-  fi
+  (( ${#SHA_TOOL[@]} > 0 )) && h=$("${SHA_TOOL[@]}" "$1" 2>/dev/null) && h=${h%% *}
   printf '%s' "$h"
 }
 
@@ -730,11 +799,12 @@ sha256_of() {
 # Redaction entry points
 # ---------------------------------------------------------------------------
 
-# redact_stream COUNTFILE: stdin -> stdout through the redaction filter; the
-# number of replacements per rule goes to COUNTFILE ("rule count" lines).
+# redact_stream COUNTFILE [METAFILE [JSONCHECK]]: stdin -> stdout through the
+# redaction filter; the number of replacements per rule goes to COUNTFILE
+# ("rule count" lines), the output's size (and first/last character) to METAFILE.
 redact_stream() {
   if [[ ${OPT_REDACT:-1} == 1 ]]; then
-    awk -v countfile="${1:-}" "$REDACT_AWK"
+    awk -v countfile="${1:-}" -v metafile="${2:-}" -v jsoncheck="${3:-0}" "$REDACT_AWK"
   else
     cat
   fi
@@ -789,6 +859,8 @@ kube_exec() {
     exit 126
   fi
   kube_argv "$@"
+  # kubectl has no business with the pool's wake-up FIFO.
+  [[ -n ${WAKE_FD:-} ]] && exec {WAKE_FD}>&-
   if [[ -n $SSH_CMD ]]; then
     local remote quoted
     remote=$(shell_join "${KARGV[@]}")
@@ -808,7 +880,7 @@ Q_N=0          # number of queued commands (seq 1..Q_N)
 Q_NEXT=1       # lowest seq that may not have been launched yet
 PRIO=()        # seqs queued by handlers (logs): launched before the rest
 declare -A LAUNCHED Q_SEEN
-declare -a Q_ID Q_MODE Q_OUT Q_ARGS Q_HANDLER Q_HARG
+declare -a Q_ID Q_MODE Q_OUT Q_ARGS Q_HANDLER Q_HARG Q_OPT
 declare -A RUN_PID RUN_START
 RUNNING=0
 DONE_N=0
@@ -816,6 +888,8 @@ STOP=""
 DEADLINE_HIT=0
 declare -A STATUS_COUNT
 GAPS=()
+OPTIONAL_FAILED=()
+ENQ_OPTIONAL=0  # set to 1 around enqueue for a command whose failure is no gap
 
 # enqueue ID MODE OUTPUT HANDLER HANDLER_ARG -- KUBECTL_ARG...
 #   MODE: json text log secret crd apires groups version disc
@@ -838,6 +912,7 @@ enqueue() {
   Q_OUT[Q_N]=$out
   Q_HANDLER[Q_N]=$handler
   Q_HARG[Q_N]=$harg
+  Q_OPT[Q_N]=$ENQ_OPTIONAL
   local q
   printf -v q '%q ' "$@"
   Q_ARGS[Q_N]=$q
@@ -862,15 +937,16 @@ next_seq() {
   return 0
 }
 
-# Filter a command's stdout according to its mode.
+# Filter a command's stdout according to its mode (COUNTFILE, METAFILE: see redact_stream).
 output_filter() {
-  local mode=$1 cnt=$2
+  local mode=$1 cnt=$2 meta=$3 check=0
+  case $mode in json|secret|crd|groups|apires|version) check=1 ;; esac
   case $mode in
     disc) cat ;;
-    secret|crd) awk "$GOTPL_FIX_AWK" | redact_stream "$cnt" ;;
-    apires) awk "$APIRES_AWK" | redact_stream "$cnt" ;;
-    groups) groups_filter | redact_stream "$cnt" ;;
-    *) redact_stream "$cnt" ;;
+    secret|crd) awk "$GOTPL_FIX_AWK" | redact_stream "$cnt" "$meta" "$check" ;;
+    apires) awk "$APIRES_AWK" | redact_stream "$cnt" "$meta" "$check" ;;
+    groups) groups_filter | redact_stream "$cnt" "$meta" "$check" ;;
+    *) redact_stream "$cnt" "$meta" "$check" ;;
   esac
 }
 
@@ -953,30 +1029,38 @@ command_entry() {
   jq_str j_status "$status"
   jq_str j_err "$err"
   jq_opt j_sha "$sha"
-  printf '{"id":%s,"argv":[%s],"output":%s,"started_at":%s,"finished_at":%s,"exit_code":%s,"status":%s,"stderr":%s,"bytes":%s,"sha256":%s}' \
-    "$j_id" "$j_argv" "$j_out" "$j_started" "$j_finished" "${rc:-null}" "$j_status" "$j_err" "${bytes:-null}" "$j_sha"
+  printf '{"id":%s,"argv":[%s],"output":%s,"started_at":%s,"finished_at":%s,"exit_code":%s,"status":%s,"optional":%s,"stderr":%s,"bytes":%s,"sha256":%s}' \
+    "$j_id" "$j_argv" "$j_out" "$j_started" "$j_finished" "${rc:-null}" "$j_status" "$([[ ${Q_OPT[seq]:-0} == 1 ]] && echo true || echo false)" "$j_err" "${bytes:-null}" "$j_sha"
 }
 
-# Runs one queued command (in a background subshell) and records it.
+# Runs one queued command (in a background subshell) and records it. The
+# output goes straight to its place in the bundle (a command stopped half-way
+# has its file removed by stop_job); scratch files stay in $TMPD until the end.
 run_job() {
   local seq=$1
   local mode=${Q_MODE[seq]} out=${Q_OUT[seq]}
   local -a args counts=()
   eval "args=(${Q_ARGS[seq]})"
-  local tmp="$TMPD/$seq.out" err="$TMPD/$seq.err" cnt="$TMPD/$seq.cnt" fifo="$TMPD/$seq.fifo"
-  local kpid="" fpid="" rc frc=0 started finished t0 t1 keep=0 dest="" bytes="" sha="" errtext=""
-  trap 'kill ${kpid:+"$kpid"} ${fpid:+"$fpid"} 2>/dev/null; rm -f "$tmp" "$fifo"; exit 143' TERM
+  local dest err="$TMPD/$seq.err" cnt="$TMPD/$seq.cnt" meta="$TMPD/$seq.meta" fifo="$TMPD/$seq.fifo"
+  local kpid="" fpid="" rc frc=0 started finished t0 t1 keep=0 bytes="" sha="" errtext="" first="" last=""
+  if [[ $mode == disc ]]; then
+    dest="$DISCD/$seq.out"
+  else
+    dest="$BUNDLE_DIR/$out"
+    [[ -d ${dest%/*} ]] || mkdir -p "${dest%/*}"
+  fi
+  trap 'kill ${kpid:+"$kpid"} ${fpid:+"$fpid"} 2>/dev/null; rm -f "$dest"; exit 143' TERM
   utc_now started
   now_ms t0
   if [[ $mode == disc ]]; then
     # Names for discovery stay in the work directory; nothing to filter.
-    kube_exec "${args[@]}" >"$tmp" 2>"$err" </dev/null &
+    kube_exec "${args[@]}" >"$dest" 2>"$err" </dev/null &
     kpid=$!
     wait "$kpid"; rc=$?
     kpid=""
   else
     mkfifo "$fifo" || exit 1
-    output_filter "$mode" "$cnt" <"$fifo" >"$tmp" &
+    output_filter "$mode" "$cnt" "$meta" <"$fifo" >"$dest" &
     fpid=$!
     kube_exec "${args[@]}" >"$fifo" 2>"$err" </dev/null &
     kpid=$!
@@ -988,20 +1072,28 @@ run_job() {
   now_ms t1
   utc_now finished
 
+  # Size (and first/last character) as the redaction filter counted them.
+  [[ -s $meta ]] && read -r bytes first last <"$meta"
   if [[ $rc == 0 ]]; then
     keep=1
     case $mode in
       json|secret|crd|groups|apires|version)
-        if [[ $frc != 0 ]] || ! looks_like_json "$tmp"; then
+        local is_json=0
+        if [[ -n $first ]]; then
+          [[ ( $first == "{" && $last == "}" ) || ( $first == "[" && $last == "]" ) ]] && is_json=1
+        elif looks_like_json "$dest"; then
+          is_json=1
+        fi
+        if [[ $frc != 0 || $is_json == 0 ]]; then
           keep=0; rc=1
           printf '\n%s: output is not a JSON document\n' "$COLLECTOR_NAME" >>"$err"
         fi ;;
     esac
   else
     case $mode in
-      log) [[ -s $tmp ]] && keep=1 ;;
-      version) [[ -s $tmp ]] && grep -q '"clientVersion"' "$tmp" && keep=1 ;;
-      apires) [[ -s $tmp ]] && grep -q '"groupVersion"' "$tmp" && keep=1 ;;
+      log) [[ -s $dest ]] && keep=1 ;;
+      version) [[ -s $dest ]] && grep -q '"clientVersion"' "$dest" && keep=1 ;;
+      apires) [[ -s $dest ]] && grep -q '"groupVersion"' "$dest" && keep=1 ;;
     esac
   fi
 
@@ -1009,25 +1101,27 @@ run_job() {
   classify "$rc" "$errtext"
   if [[ $keep == 1 && $mode == disc ]]; then
     out=""
-    mv -f "$tmp" "$DISCD/$seq.out"
   elif [[ $keep == 1 ]]; then
-    dest="$BUNDLE_DIR/$out"
-    [[ -d ${dest%/*} ]] || mkdir -p "${dest%/*}"
-    mv -f "$tmp" "$dest"
-    bytes=$(file_size "$dest")
-    sha=$(sha256_of "$dest")
+    [[ $bytes =~ ^[0-9]+$ ]] || bytes=$(file_size "$dest")
+    if (( ${#SHA_TOOL[@]} > 0 )) && sha=$("${SHA_TOOL[@]}" "$dest" 2>/dev/null); then sha=${sha%% *}; else sha=""; fi
     [[ $rc != 0 ]] && STATUS="partial"
     [[ -s $cnt ]] && mapfile -t counts <"$cnt"
   else
     out=""
+    bytes=""
+    rm -f "$dest"
   fi
   [[ -s $cnt.err ]] && mapfile -t -O "${#counts[@]}" counts <"$cnt.err"
   (( ${#counts[@]} > 0 )) && printf '%s\n' "${counts[@]}" >"$META/$seq.counts"
   command_entry "$seq" "$STATUS" "$rc" "$started" "$finished" "$out" "$bytes" "$sha" "$errtext" >"$META/$seq.entry"
   printf '%s\t%s\n' "$STATUS" "$(( t1 - t0 ))" >"$TMPD/$seq.done"
-  # The .done file appears complete or not at all: the main loop polls for it.
+  # From here a TERM must not remove the output any more: once .done exists
+  # the command counts as finished (stop_job cleans up when it does not).
+  trap - TERM
+  # The .done file appears complete or not at all; then wake the main loop.
   mv -f "$TMPD/$seq.done" "$META/$seq.done"
-  rm -f "$tmp" "$fifo" "$err" "$cnt" "$cnt.err"
+  [[ -n ${WAKE_FD:-} ]] && printf '%s\n' "$seq" >&"$WAKE_FD"
+  return 0
 }
 
 # Progress line: [n/total] label status 0.4s
@@ -1041,10 +1135,16 @@ progress() {
 # Bookkeeping once a command has a final status.
 account() {
   local seq=$1 status=$2
+  DONE_SEQ[$seq]=1
   STATUS_COUNT[$status]=$(( ${STATUS_COUNT[$status]:-0} + 1 ))
   case $status in
     ok|partial) ;;
-    *) GAPS+=("${Q_ID[seq]}: $status") ;;
+    *)
+      if [[ ${Q_OPT[seq]:-0} == 1 ]]; then
+        [[ $status == skipped ]] || OPTIONAL_FAILED+=("${Q_ID[seq]}: $status")
+      else
+        GAPS+=("${Q_ID[seq]}: $status")
+      fi ;;
   esac
 }
 
@@ -1132,17 +1232,33 @@ launch() {
   RUNNING=$(( RUNNING + 1 ))
 }
 
-short_sleep() {
-  if [[ -n ${SLEEP_FD:-} ]]; then
-    read -r -t 0.05 -u "$SLEEP_FD" _ 2>/dev/null
+# Waits until a job reports that it finished (a line on the wake FIFO), a
+# signal arrives (on_signal writes to the FIFO too) or a second passes (for the
+# deadline and the per-command limit). Without the FIFO: a short sleep.
+wait_event() {
+  local _we
+  if [[ -n ${WAKE_FD:-} ]]; then
+    read -r -t 1 -u "$WAKE_FD" _we 2>/dev/null
   else
     sleep 0.1
   fi
   return 0
 }
 
+declare -A DONE_SEQ
+BARRIER=()  # with seqs in it, run_pool returns as soon as these are done
+
+barrier_done() {
+  local seq
+  for seq in "${BARRIER[@]}"; do
+    [[ -n ${DONE_SEQ[$seq]:-} ]] || return 1
+  done
+  return 0
+}
+
 # Runs queued commands, at most OPT_PARALLEL at a time, until the queue is
-# empty, the deadline passes or a signal arrives.
+# empty (or the BARRIER commands are done: the rest go on running), the
+# deadline passes or a signal arrives.
 run_pool() {
   local seq
   while :; do
@@ -1161,6 +1277,9 @@ run_pool() {
         stop_job "$seq" timeout "killed: no answer within ${JOB_LIMIT_S}s" || true
       fi
     done
+    if (( ${#BARRIER[@]} > 0 )) && barrier_done; then
+      return
+    fi
     while (( RUNNING < OPT_PARALLEL )) && next_seq; do
       launch "$NEXT_SEQ"
     done
@@ -1168,7 +1287,7 @@ run_pool() {
     if (( RUNNING == 0 )); then
       return
     fi
-    short_sleep
+    wait_event
   done
 }
 
@@ -1364,12 +1483,23 @@ resolve_static_config() {
 DISC_SEQ_VERSION=""
 declare -A DISC_SEQ
 
+# Discovery queries only choose what to collect: their failure is recorded
+# (optional), and what they could not find shows in the config's sources; the
+# per-namespace commands that follow record the gaps in the data itself.
 disc_enqueue() {  # disc_enqueue NAME KUBECTL_ARG...
   local name=$1 id="discover-$1"
   shift
   (( DISC_ROUND > 1 )) && id+="-$DISC_ROUND"
+  ENQ_OPTIONAL=1
   enqueue "$id" disc "" "" "" -- "$@"
-  DISC_SEQ[$name]=$Q_N
+  ENQ_OPTIONAL=0
+  [[ $OPT_DRY_RUN == 1 ]] || DISC_SEQ[$name]=$Q_N
+}
+
+# Did discovery query NAME run and succeed (its output may be empty)?
+disc_ok() {
+  local seq=${DISC_SEQ[$1]:-}
+  [[ -n $seq && -f $DISCD/$seq.out ]]
 }
 
 # Output of discovery query NAME ("" when it failed or did not run).
@@ -1393,8 +1523,23 @@ plan_discovery() {
     enqueue "version-$DISC_ROUND" version cluster-resources/version.json "" "" -- version -o json
     DISC_SEQ_VERSION=$Q_N
   fi
+  if [[ $OPT_DRY_RUN == 1 || ! -f $BUNDLE_DIR/cluster-resources/groups.json ]]; then
+    # The API groups and their preferred versions (one GET, no discovery):
+    # phase 2 names resources with their version, which spares every kubectl
+    # call a rediscovery (kubectl reads "stages.kargo.akuity.io" as version
+    # "kargo" of group "akuity.io" first and, when that fails, invalidates its
+    # discovery cache and fetches every group again).
+    if (( DISC_ROUND > 1 )); then
+      enqueue "api-groups-$DISC_ROUND" groups cluster-resources/groups.json on_api_groups "" -- get --raw /apis
+    else
+      enqueue api-groups groups cluster-resources/groups.json on_api_groups "" -- get --raw /apis
+    fi
+  fi
   disc_enqueue namespaces get namespaces -o 'jsonpath={range .items[*]}{.metadata.name}{"\t"}{.metadata.labels.kargo\.akuity\.io/project}{"\n"}{end}'
   if missing kargo_namespace; then
+    # Pods of Jobs (verification runs) everywhere, oldest first: whose logs to take
+    # in the Kargo namespaces found, without a second listing.
+    disc_enqueue job-pods get pods -A -l job-name --sort-by=.metadata.creationTimestamp -o "jsonpath=$POD_TARGETS_JSONPATH"
     disc_enqueue projects get projects.kargo.akuity.io -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}'
     disc_enqueue stages get stages.kargo.akuity.io -A -o 'jsonpath={range .items[*]}{.metadata.namespace}{"\n"}{end}'
   fi
@@ -1402,10 +1547,11 @@ plan_discovery() {
     disc_enqueue applications get applications.argoproj.io -A -o 'jsonpath={range .items[*]}{.metadata.namespace}{"\t"}{.spec.destination.namespace}{"\t"}{.metadata.annotations.kargo\.akuity\.io/authorized-stage}{"\n"}{end}'
   fi
   if missing kargo_controller_namespace; then
-    disc_enqueue kargo-controller get pods -A -l app.kubernetes.io/name=kargo,app.kubernetes.io/component=controller -o 'jsonpath={range .items[*]}{.metadata.namespace}{"\n"}{end}'
+    # Every Kargo pod: the controller's namespace, and already whose logs to take there.
+    disc_enqueue kargo-pods get pods -A -l app.kubernetes.io/name=kargo -o "jsonpath=$POD_TARGETS_JSONPATH"
   fi
   if missing argocd_controller_namespace; then
-    disc_enqueue argocd-controller get pods -A -l app.kubernetes.io/name=argocd-application-controller -o 'jsonpath={range .items[*]}{.metadata.namespace}{"\n"}{end}'
+    disc_enqueue argocd-pods get pods -A -l "app.kubernetes.io/name in ($ARGOCD_LOG_COMPONENTS)" -o "jsonpath=$POD_TARGETS_JSONPATH"
   fi
   disc_enqueue ingresses get ingresses.networking.k8s.io -A -o 'jsonpath={range .items[*]}{.metadata.namespace}{"\t"}{range .spec.rules[*]}{.host}{" "}{end}{"\n"}{end}'
   if missing warehouse_name; then
@@ -1463,8 +1609,8 @@ resolve_discovery() {
     set_discovered app_namespace "$v"
   fi
 
-  set_discovered kargo_controller_namespace "$(uniq_words "$(disc_output kargo-controller)" | tr ' ' ',')"
-  set_discovered argocd_controller_namespace "$(uniq_words "$(disc_output argocd-controller)" | tr ' ' ',')"
+  set_discovered kargo_controller_namespace "$(uniq_words "$(disc_output kargo-pods | awk -F'\t' '$2 == "kargo/controller" {print $1}')" | tr ' ' ',')"
+  set_discovered argocd_controller_namespace "$(uniq_words "$(disc_output argocd-pods | awk -F'\t' '$2 ~ /^argocd-application-controller\// {print $1}')" | tr ' ' ',')"
   if missing kargo_controller_namespace && { [[ -z $all_ns ]] || in_list kargo "$all_ns"; }; then
     set_cfg kargo_controller_namespace kargo default
   fi
@@ -1567,6 +1713,34 @@ collect_namespaces() {
   uniq_words "$(cfg kargo_namespace) $(cfg kargo_controller_namespace) $(cfg argocd_namespace) $(cfg argocd_controller_namespace) $(cfg app_namespace)"
 }
 
+declare -A GROUP_VERSION
+
+# Preferred version of every API group, from groups.json (collected in phase 1).
+load_group_versions() {
+  local f="$BUNDLE_DIR/cluster-resources/groups.json" gv
+  GROUP_VERSION=()
+  [[ -f $f ]] || return 0
+  while IFS= read -r gv; do
+    gv=${gv%\"}
+    gv=${gv##*\"}
+    [[ $gv == */* ]] || continue
+    GROUP_VERSION[${gv%/*}]=${gv##*/}
+  done < <(grep -o '"preferredVersion"[[:space:]]*:[[:space:]]*{[[:space:]]*"groupVersion"[[:space:]]*:[[:space:]]*"[^"]*"' "$f")
+}
+
+# res_arg PLURAL.GROUP: sets RA to the argument kubectl maps without a
+# rediscovery, PLURAL.VERSION.GROUP, when the group's version is known; else
+# to PLURAL.GROUP as given.
+res_arg() {
+  local r=$1 group
+  RA=$r
+  if [[ $r == *.* ]]; then
+    group=${r#*.}
+    [[ -n ${GROUP_VERSION[$group]:-} ]] && RA="${r%%.*}.${GROUP_VERSION[$group]}.$group"
+  fi
+  return 0
+}
+
 cr_out() {  # cr_out PLURAL.GROUP [NS]
   if [[ -n ${2:-} ]]; then
     printf 'cluster-resources/custom-resources/%s/%s.json' "$1" "$2"
@@ -1576,10 +1750,11 @@ cr_out() {  # cr_out PLURAL.GROUP [NS]
 }
 
 get_json() {  # get_json RESOURCE NS OUTPUT
+  res_arg "$1"
   if [[ -n $2 ]]; then
-    enqueue "$1/$2" json "$3" "" "" -- get "$1" -n "$2" -o json
+    enqueue "$1/$2" json "$3" "" "" -- get "$RA" -n "$2" -o json
   else
-    enqueue "$1" json "$3" "" "" -- get "$1" -o json
+    enqueue "$1" json "$3" "" "" -- get "$RA" -o json
   fi
 }
 
@@ -1592,24 +1767,39 @@ plan_collection() {
   kc_ns=$(cfg_words kargo_controller_namespace)
   ac_ns=$(cfg_words argocd_controller_namespace)
 
-  # Log targets first: their logs are the slowest part.
+  # Logs first: they are the slowest part. When discovery listed the Kargo and
+  # Argo CD pods, their logs are queued right away; otherwise (namespaces given
+  # by flag or config, or the cluster-wide listing failed) a pod listing per
+  # namespace picks them.
   for ns in $kc_ns; do
-    enqueue "log-targets/$ns/kargo" disc "" on_log_targets "$ns" -- \
-      get pods -n "$ns" -l app.kubernetes.io/name=kargo -o "jsonpath=$POD_CONTAINERS_JSONPATH"
+    if disc_ok kargo-pods; then
+      plan_log_lines "$ns" "$(disc_output kargo-pods | awk -F'\t' -v ns="$ns" '$1 == ns {print $3 "\t" $4}')"
+    else
+      enqueue "log-targets/$ns/kargo" disc "" on_log_targets "$ns" -- \
+        get pods -n "$ns" -l app.kubernetes.io/name=kargo -o "jsonpath=$POD_CONTAINERS_JSONPATH"
+    fi
   done
   for ns in $ac_ns; do
-    enqueue "log-targets/$ns/argocd" disc "" on_log_targets "$ns" -- \
-      get pods -n "$ns" -l "app.kubernetes.io/name in ($ARGOCD_LOG_COMPONENTS)" -o "jsonpath=$POD_CONTAINERS_JSONPATH"
+    if disc_ok argocd-pods; then
+      plan_log_lines "$ns" "$(disc_output argocd-pods | awk -F'\t' -v ns="$ns" '$1 == ns {print $3 "\t" $4}')"
+    else
+      enqueue "log-targets/$ns/argocd" disc "" on_log_targets "$ns" -- \
+        get pods -n "$ns" -l "app.kubernetes.io/name in ($ARGOCD_LOG_COMPONENTS)" -o "jsonpath=$POD_CONTAINERS_JSONPATH"
+    fi
   done
   for ns in $kargo_ns; do
-    enqueue "log-targets/$ns/verification" disc "" on_log_targets "$ns" -- \
-      get pods -n "$ns" -l job-name --sort-by=.metadata.creationTimestamp -o "jsonpath=$POD_CONTAINERS_JSONPATH"
+    if disc_ok job-pods; then
+      plan_log_lines "$ns" "$(disc_output job-pods | awk -F'\t' -v ns="$ns" '$1 == ns {print $3 "\t" $4}' | tail -n "$OPT_MAX_JOB_LOGS")"
+    else
+      enqueue "log-targets/$ns/verification" disc "" on_log_targets "$ns" -- \
+        get pods -n "$ns" -l job-name --sort-by=.metadata.creationTimestamp -o "jsonpath=$POD_CONTAINERS_JSONPATH"
+    fi
   done
 
+  # What needs no namespace (queued already when the API groups arrived).
+  plan_cluster_wide
+
   # Kargo and Argo CD objects.
-  for r in projects.kargo.akuity.io clusterpromotiontasks.kargo.akuity.io clusteranalysistemplates.argoproj.io; do
-    get_json "$r" "" "$(cr_out "$r")"
-  done
   for ns in $kargo_ns; do
     for r in stages.kargo.akuity.io promotions.kargo.akuity.io freights.kargo.akuity.io warehouses.kargo.akuity.io \
              promotiontasks.kargo.akuity.io projectconfigs.kargo.akuity.io analysisruns.argoproj.io analysistemplates.argoproj.io; do
@@ -1623,15 +1813,21 @@ plan_collection() {
   done
 
   # D1 views: the tables a person reads.
+  local stages promotions freights analysisruns applications
+  res_arg stages.kargo.akuity.io; stages=$RA
+  res_arg promotions.kargo.akuity.io; promotions=$RA
+  res_arg freights.kargo.akuity.io; freights=$RA
+  res_arg analysisruns.argoproj.io; analysisruns=$RA
+  res_arg applications.argoproj.io; applications=$RA
   for ns in $kargo_ns; do
-    enqueue "stages-wide-$ns" text "views/stages-wide-$ns.txt" "" "" -- get stages.kargo.akuity.io -n "$ns" -o wide
-    enqueue "promotions-$ns" text "views/promotions-$ns.txt" "" "" -- get promotions.kargo.akuity.io -n "$ns" --sort-by=.metadata.creationTimestamp -o wide
-    enqueue "freight-$ns" text "views/freight-$ns.txt" "" "" -- get freights.kargo.akuity.io -n "$ns" --sort-by=.metadata.creationTimestamp
-    enqueue "analysisruns-$ns" text "views/analysisruns-$ns.txt" "" "" -- get analysisruns.argoproj.io -n "$ns" --sort-by=.metadata.creationTimestamp
+    enqueue "stages-wide-$ns" text "views/stages-wide-$ns.txt" "" "" -- get "$stages" -n "$ns" -o wide
+    enqueue "promotions-$ns" text "views/promotions-$ns.txt" "" "" -- get "$promotions" -n "$ns" --sort-by=.metadata.creationTimestamp -o wide
+    enqueue "freight-$ns" text "views/freight-$ns.txt" "" "" -- get "$freights" -n "$ns" --sort-by=.metadata.creationTimestamp
+    enqueue "analysisruns-$ns" text "views/analysisruns-$ns.txt" "" "" -- get "$analysisruns" -n "$ns" --sort-by=.metadata.creationTimestamp
     enqueue "events-warnings-$ns" text "views/events-warnings-$ns.txt" "" "" -- get events -n "$ns" --sort-by=.lastTimestamp --field-selector=type!=Normal
   done
   for ns in $(cfg_words argocd_namespace); do
-    enqueue "applications-$ns" text "views/applications-$ns.txt" "" "" -- get applications.argoproj.io -n "$ns" -o wide
+    enqueue "applications-$ns" text "views/applications-$ns.txt" "" "" -- get "$applications" -n "$ns" -o wide
   done
   for ns in $kc_ns; do
     enqueue "kargo-pods-$ns" text "views/kargo-pods-$ns.txt" "" "" -- get pods -n "$ns" -l app.kubernetes.io/name=kargo -o wide
@@ -1641,12 +1837,6 @@ plan_collection() {
     enqueue "argocd-pods-$ns" text "views/argocd-pods-$ns.txt" "" "" -- get pods -n "$ns" -o wide
     enqueue "events-warnings-$ns" text "views/events-warnings-$ns.txt" "" "" -- get events -n "$ns" --sort-by=.lastTimestamp --field-selector=type!=Normal
   done
-  enqueue pods-not-running-wide text views/pods-not-running-wide.txt "" "" -- get pods -A --field-selector=status.phase!=Running,status.phase!=Succeeded -o wide
-
-  # Unhealthy pods anywhere (the V2 quick check), nodes, namespaces.
-  enqueue pods-not-running json cluster-resources/pods-not-running.json "" "" -- get pods -A --field-selector=status.phase!=Running,status.phase!=Succeeded -o json
-  get_json nodes "" cluster-resources/nodes.json
-  get_json namespaces "" cluster-resources/namespaces.json
 
   # Workloads, events, RBAC and config of every namespace of interest.
   for ns in $all_ns; do
@@ -1657,29 +1847,64 @@ plan_collection() {
       get_json "$r" "$ns" "cluster-resources/$plural/$ns.json"
     done
     enqueue "secrets/$ns" secret "cluster-resources/secrets/$ns.json" "" "" -- get secrets -n "$ns" -o "go-template=$SECRET_TPL"
+    # What the collecting identity may read here: a SelfSubjectRulesReview, which
+    # kubectl creates with a POST (read-only on the server, but a read-only
+    # replay such as `gitops-master serve` refuses it). Optional: no gap.
+    ENQ_OPTIONAL=1
     enqueue "can-i-$ns" text "views/can-i-$ns.txt" "" "" -- auth can-i --list -n "$ns"
+    ENQ_OPTIONAL=0
   done
   for ns in ${INGRESS_NAMESPACES:-}; do
     in_list "$ns" "$all_ns" || get_json ingresses.networking.k8s.io "$ns" "cluster-resources/ingresses/$ns.json"
   done
 
-  # Cluster-scoped objects and API discovery.
+}
+
+# Cluster-scoped objects, unhealthy pods anywhere and API discovery: nothing
+# here waits for discovery. Queued as soon as the API groups are known (the
+# cluster answers, and the versions are there), so that these run while
+# discovery still does; plan_collection queues them otherwise.
+plan_cluster_wide() {
+  local r
+  for r in projects.kargo.akuity.io clusterpromotiontasks.kargo.akuity.io clusteranalysistemplates.argoproj.io; do
+    get_json "$r" "" "$(cr_out "$r")"
+  done
+  # The V2 quick check: pods neither Running nor Succeeded, in any namespace.
+  enqueue pods-not-running-wide text views/pods-not-running-wide.txt "" "" -- get pods -A --field-selector=status.phase!=Running,status.phase!=Succeeded -o wide
+  enqueue pods-not-running json cluster-resources/pods-not-running.json "" "" -- get pods -A --field-selector=status.phase!=Running,status.phase!=Succeeded -o json
+  get_json nodes "" cluster-resources/nodes.json
+  get_json namespaces "" cluster-resources/namespaces.json
   get_json clusterroles.rbac.authorization.k8s.io "" cluster-resources/clusterroles.json
   get_json clusterrolebindings.rbac.authorization.k8s.io "" cluster-resources/clusterrolebindings.json
+  res_arg customresourcedefinitions.apiextensions.k8s.io
   enqueue customresourcedefinitions crd cluster-resources/customresourcedefinitions.json "" "" -- \
-    get customresourcedefinitions.apiextensions.k8s.io -o "go-template=$CRD_TPL"
+    get "$RA" -o "go-template=$CRD_TPL"
   enqueue api-resources apires cluster-resources/resources.json "" "" -- api-resources -o wide
-  enqueue api-groups groups cluster-resources/groups.json "" "" -- get --raw /apis
+}
+
+# Handler: the API groups arrived; the cluster answers. Queue what needs no
+# discovery behind the discovery queries (not ahead of them).
+on_api_groups() {
+  load_group_versions
+  IN_HANDLER=0
+  plan_cluster_wide
+  IN_HANDLER=1
 }
 
 # Handler: a pod listing finished; queue the logs of its containers.
 on_log_targets() {
-  local seq=$1 ns=$2 file="$DISCD/$1.out" pod rest c name restarts lines
+  local seq=$1 ns=$2 file="$DISCD/$1.out" lines
   [[ -f $file ]] || return 0
   lines=$(awk -F'\t' 'NF >= 1 && $1 != ""' "$file")
   if [[ ${Q_ID[seq]} == */verification ]]; then
     lines=$(printf '%s\n' "$lines" | tail -n "$OPT_MAX_JOB_LOGS")
   fi
+  plan_log_lines "$ns" "$lines"
+}
+
+# plan_log_lines NS LINES: queue the logs of "pod<TAB>container:restarts ..." lines.
+plan_log_lines() {
+  local ns=$1 lines=$2 pod rest c name restarts
   while IFS=$'\t' read -r pod rest; do
     [[ -n $pod ]] || continue
     for c in $rest; do
@@ -1806,7 +2031,7 @@ kubectl_versions_json() {
 }
 
 write_manifest() {
-  local seq first=1 complete
+  local seq complete
   complete=$([[ $COMPLETE == 1 ]] && echo true || echo false)
   {
     printf '{\n'
@@ -1822,11 +2047,13 @@ write_manifest() {
       "$OPT_PARALLEL" "$OPT_REQUEST_TIMEOUT" "$OPT_DEADLINE" "$(json_str "$OPT_SINCE")" "$OPT_LIMIT_BYTES" "$OPT_MAX_JOB_LOGS" "$(json_str_or_null "${CONFIG_FILE_USED:-}")"
     printf '  "redaction": %s,\n' "$(redaction_json)"
     printf '  "commands": ['
+    local -a entries=()
     for (( seq = 1; seq <= Q_N; seq++ )); do
       [[ -f $META/$seq.entry ]] || record_unfinished "$seq" skipped "skipped: not started"
-      if [[ $first == 1 ]]; then printf '\n    '; first=0; else printf ',\n    '; fi
-      cat "$META/$seq.entry"
+      entries+=("$META/$seq.entry")
     done
+    # One line per entry file, joined in one process (not one cat per command).
+    (( ${#entries[@]} > 0 )) && awk '{ printf "%s\n    %s", (NR > 1 ? "," : ""), $0 }' "${entries[@]}"
     printf '\n  ]\n}\n'
   } >"$BUNDLE_DIR/manifest.json"
 }
@@ -1863,10 +2090,15 @@ finalize() {
   done
   log ""
   log "Bundle: $OPT_OUTPUT ($(human_size "$size"))"
-  log "Commands: $Q_N total, $(( ${STATUS_COUNT[ok]:-0} + ${STATUS_COUNT[partial]:-0} )) ok, $failed failed, ${STATUS_COUNT[skipped]:-0} skipped"
+  failed=$(( failed - ${#OPTIONAL_FAILED[@]} ))
+  log "Commands: $Q_N total, $(( ${STATUS_COUNT[ok]:-0} + ${STATUS_COUNT[partial]:-0} )) ok, $failed failed, ${STATUS_COUNT[skipped]:-0} skipped${OPTIONAL_FAILED[0]:+, ${#OPTIONAL_FAILED[@]} optional failed}"
   if (( ${#GAPS[@]} > 0 )); then
     log "Gaps (not collected; the analyzer reports them as unknown, not absent):"
     for g in "${GAPS[@]}"; do log "  $g"; done
+  fi
+  if (( ${#OPTIONAL_FAILED[@]} > 0 )); then
+    log "Optional, not gaps (nothing the analyzer reads depends on them):"
+    for g in "${OPTIONAL_FAILED[@]}"; do log "  $g"; done
   fi
   if [[ $COMPLETE == 0 ]]; then
     log "Bundle is incomplete (${INTERRUPTED:-commands skipped})."
@@ -1883,12 +2115,14 @@ cleanup() {
   for seq in ${RUN_PID[@]+"${!RUN_PID[@]}"}; do
     kill -TERM "${RUN_PID[$seq]}" 2>/dev/null
   done
-  [[ -n ${SLEEP_FD:-} ]] && exec {SLEEP_FD}>&-
+  [[ -n ${WAKE_FD:-} ]] && exec {WAKE_FD}>&-
   [[ -n ${WORK:-} && -d $WORK ]] && rm -rf "$WORK"
 }
 
 on_signal() {
   STOP=$1
+  [[ -n ${WAKE_FD:-} ]] && printf 'signal\n' >&"$WAKE_FD"
+  return 0
 }
 
 # ---------------------------------------------------------------------------
@@ -1932,19 +2166,25 @@ main() {
   META="$WORK/.meta"
   DISCD="$WORK/.discovery"
   mkdir -p "$BUNDLE_DIR/cluster-resources" "$BUNDLE_DIR/views" "$TMPD" "$META" "$DISCD"
-  if mkfifo "$TMPD/sleep.fifo" 2>/dev/null; then
-    exec {SLEEP_FD}<>"$TMPD/sleep.fifo"
+  # Jobs write their number here when they finish: the pool sleeps on it.
+  if mkfifo "$TMPD/wake.fifo" 2>/dev/null; then
+    exec {WAKE_FD}<>"$TMPD/wake.fifo"
   fi
   DEADLINE_S=$(( SECONDS + OPT_DEADLINE ))
   [[ $OPT_QUIET == 1 ]] || log "$COLLECTOR_NAME $COLLECTOR_VERSION: collecting into $OPT_OUTPUT (parallel $OPT_PARALLEL, deadline ${OPT_DEADLINE}s)"
 
-  # Phase 1: discovery.
+  # Phase 1: discovery. Phase 2 starts as soon as the discovery queries are
+  # done; the cluster-wide commands queued meanwhile (on_api_groups) go on.
   plan_discovery
+  local seq
+  for (( seq = 1; seq <= Q_N; seq++ )); do BARRIER+=("$seq"); done
   run_pool
+  BARRIER=()
   if [[ -z $STOP && $DEADLINE_HIT == 0 ]]; then
     resolve_discovery
     if missing kargo_namespace && missing argocd_namespace; then
       if [[ -t 0 ]]; then
+        run_pool  # let what runs finish: no progress lines in the middle of the questions
         local ssh_before=$SSH_CMD
         if ask_user; then
           # The deadline counts from here: a person was typing.
@@ -1968,6 +2208,7 @@ main() {
     if [[ $OPT_QUIET != 1 ]]; then
       log "$COLLECTOR_NAME: namespaces: $(collect_namespaces)"
     fi
+    load_group_versions
     plan_collection
     run_pool
   fi

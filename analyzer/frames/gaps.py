@@ -93,7 +93,8 @@ def command_gaps(manifest: dict | None) -> pl.DataFrame:
         pl.when(pl.col("exit_code").is_null()).then(pl.col("stderr").fill_null("not run"))
         .otherwise(pl.col("stderr").fill_null("").str.strip_chars().str.split("\n").list.first()).str.slice(0, 300).alias("detail"),
     )
-    logs = failed.select(pl.col("argv").list.join(" ").str.contains(r"\blogs\b")).to_series()
+    # A failed "logs" command, or the pod listing that picks whose logs to take (collector.sh's log-targets/...).
+    logs = failed.select(pl.col("argv").list.join(" ").str.contains(r"\blogs\b") | pl.col("id").fill_null("").str.starts_with("log-targets/")).to_series()
     # The pod of a logs command: the first word after "logs" once flags and their values are gone.
     pod = failed.select(
         pl.col("argv").list.join(" ")
@@ -105,7 +106,7 @@ def command_gaps(manifest: dict | None) -> pl.DataFrame:
         .with_columns(pl.coalesce(pl.col("canonical"), pl.col("resource")).alias("resource"))
         .drop("canonical")
         .with_columns(pl.when(logs).then(pl.lit("logs")).otherwise(pl.col("resource")).alias("resource"))
-        .with_columns(pl.when(logs).then(pod).otherwise(pl.lit("*")).alias("name"))
+        .with_columns(pl.when(logs).then(pl.coalesce(pod, pl.lit("*"))).otherwise(pl.lit("*")).alias("name"))
     )
     return out.join(_KIND_BY_RESOURCE, on="resource", how="left").select(
         *[pl.col(c) if c != "kind" else pl.coalesce(pl.col("kind"), pl.col("resource")).alias("kind") for c in GAP_COLUMNS]

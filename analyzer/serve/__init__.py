@@ -18,18 +18,27 @@ What it answers, like the real apiserver:
   bundle's reference time (the collection instant), never from now.
 * container logs (``/pods/NAME/log``) with ``container``, ``previous``,
   ``timestamps``, ``sinceSeconds``, ``sinceTime``, ``tailLines`` and
-  ``limitBytes``; ``sinceSeconds`` counts back from the reference time.
+  ``limitBytes``; ``sinceSeconds`` counts back from the reference time. A pod
+  the bundle holds logs of but not the object of is answered from its logs, so
+  that ``kubectl logs`` (which GETs the pod first) works.
 
 What it refuses:
 
 * every method but GET and HEAD (405 ``MethodNotAllowed``): the server is
-  read-only, so ``kubectl auth can-i`` (a POST of a SelfSubjectAccessReview),
+  read-only, so ``kubectl auth can-i`` (a POST of a SelfSubjectAccessReview, or
+  with ``--list`` of a SelfSubjectRulesReview),
   ``apply``, ``edit``, ``exec`` and ``port-forward`` fail;
 * watches (405), ``/openapi/v2`` and ``/openapi/v3`` (404: ``kubectl explain``
   and client-side validation are unavailable);
 * a list of something the bundle does not hold for that namespace answers 404
   "were not collected in this bundle", never an empty list, so "not collected"
-  is not mistaken for "not there" (``uncollected="empty"`` turns this off).
+  is not mistaken for "not there". ``uncollected="empty"`` answers an empty
+  list instead, serves every known kind and an empty log for a container whose
+  log the bundle lacks: how the analyzer reads a hand-written bundle, and what
+  collector.sh run against the server should see;
+* in both modes, what the bundle's manifest records as failed (a Forbidden
+  list, a timeout) stays a failure: 403 for Forbidden, 404 "could not be
+  collected" otherwise. Optional commands and discovery queries do not count.
 
 Ages that kubectl computes itself (``kubectl describe``) are still measured
 from the client's clock. Plain HTTP without authentication: the server binds
@@ -37,7 +46,8 @@ loopback addresses only.
 
 Test hooks: ``deny`` answers 403 Forbidden with the apiserver's RBAC message for
 a resource (optionally in one namespace); ``delay`` holds the answer for a
-resource so that ``kubectl --request-timeout`` fires. Every request is recorded
+resource so that ``kubectl --request-timeout`` fires (``"*"``: every list, get
+and log, to simulate API latency). Every request is recorded
 (method, path with query, status) in memory and, with ``request_log``, as one
 JSON object per line in a file: the proof that a client only read.
 """

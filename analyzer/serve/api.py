@@ -87,6 +87,8 @@ class Api:
             return 0.0
         t, _ns, _name, sub = target
         names = {f"{t.plural}/{sub}", f"{t.qualified}/{sub}"} if sub else t.names()
+        if sub is None or sub == "log":
+            names.add("*")  # "*": every list, get and log (discovery stays fast), to simulate API latency
         return max((float(s) for k, s in self.delay.items() if k in names), default=0.0)
 
     def handle(self, method: str, raw_path: str, accept: str) -> Answer:

@@ -494,7 +494,10 @@ class Registry:
                         continue  # a discovery query the collector keeps out of the bundle
                     scope = "" if all_ns or not t.namespaced else ns
                     if scope is not None:
-                        t.failed.setdefault(scope, (str(c.get("status") or "error"), str(c.get("stderr") or "").strip()[:300]))
+                        stderr = str(c.get("stderr") or "").strip()[:300]
+                        status = c.get("status") if isinstance(c.get("status"), str) else (
+                            "forbidden" if "forbidden" in stderr.lower() else "error")
+                        t.failed.setdefault(scope, (status, stderr))
                 elif all_ns or not t.namespaced:
                     t.covered_all = True
                 elif ns:
@@ -601,7 +604,7 @@ def guess_plural(kind: str) -> str:
     return low + "s"
 
 
-_VERSIONED_ARG = re.compile(r"^([a-z0-9-]+)\.v[0-9]+(?:(?:alpha|beta)[0-9]+)?\.(?=[a-z0-9-]+\.)")
+_VERSIONED_ARG = re.compile(r"^([a-z0-9-]+)\.v[0-9]+(?:(?:alpha|beta)[0-9]+)?\.(?=[a-z0-9])")  # kubectl's PLURAL.VERSION.GROUP
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 _KIND_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,62}$")
 

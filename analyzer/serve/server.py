@@ -117,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "gitops-master-serve"
     timeout = 120  # an idle keep-alive connection is dropped after this many seconds
+    # Headers and body go out in two writes: without TCP_NODELAY the body can
+    # wait for the client's delayed ACK (40 ms on Linux) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def version_string(self) -> str:
         return self.server_version
@@ -202,7 +205,8 @@ class BundleServer:
     ``srv.kubeconfig()`` and ``srv.requests`` tell where it is and what it was asked.
     ``deny`` maps a resource (``stages``, ``stages.kargo.akuity.io``, ``pods/log``)
     to the namespaces that answer 403 (``None``: every namespace and the
-    cluster scope); ``delay`` maps a resource to seconds to wait before answering.
+    cluster scope); ``delay`` maps a resource to seconds to wait before answering
+    (``"*"``: every resource and log request, the longest matching delay wins).
     """
 
     def __init__(self, bundle_path: str | os.PathLike | Bundle, host: str = "127.0.0.1", port: int = 0,

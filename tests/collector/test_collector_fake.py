@@ -143,10 +143,14 @@ if output.startswith("jsonpath="):
             out = "kargo-demo\tplatform\n"
         elif resource.startswith("ingresses."):
             out = "argocd\targocd.example.com \nkargo\tkargo.example.com \n"
-        elif resource == "pods" and "-A" in args and "component=controller" in selector:
-            out = "kargo\n"
+        elif resource == "pods" and "-A" in args and selector == "app.kubernetes.io/name=kargo":
+            # namespace, name/component labels, pod, container:restarts
+            out = "kargo\tkargo/controller\tkargo-controller-7d9f\tcontroller:3 \nkargo\tkargo/api\tkargo-api-5c6b\tapi:0 \n"
         elif resource == "pods" and "-A" in args and "argocd-application-controller" in selector:
-            out = "argocd\n"
+            out = ("argocd\targocd-application-controller/\targocd-application-controller-0\tapplication-controller:0 \n"
+                   "argocd\targocd-repo-server/\targocd-repo-server-6f7\trepo-server:1 copyutil:0 \n")
+        elif resource == "pods" and "-A" in args and selector == "job-name":
+            out = "kargo-demo\t/\tverify-test-1-abc\tverify:0 \nkube-system\t/\tother-job-1-xyz\tmain:0 \n"
         elif resource == "pods" and ns == "kargo":
             out = "kargo-controller-7d9f\tcontroller:3 \nkargo-api-5c6b\tapi:0 \n"
         elif resource == "pods" and ns == "argocd":
@@ -315,6 +319,14 @@ def test_full_collection(fake):
     for entry in config.values():
         assert entry["source"] in {"config-file", "flag", "env", "discovered", "default", "prompt"}
     assert 'kargo_namespace: "kargo-demo"  # discovered' in files["config.yaml"].decode()
+    # Discovery listed the Kargo, Argo CD and Job pods: their logs are taken without a second listing,
+    # and only the Jobs of the Kargo namespaces count.
+    ids = {c["id"] for c in manifest["commands"]}
+    assert not any(i.startswith("log-targets/") for i in ids)
+    assert {"logs/kargo/kargo-api-5c6b/api", "logs/argocd/argocd-repo-server-6f7/copyutil", "logs/kargo-demo/verify-test-1-abc/verify"} <= ids
+    assert not any(i.startswith("logs/kube-system/") for i in ids)
+    # Failed discovery queries are optional; the rest are not.
+    assert all(c["optional"] == (c["id"].startswith("discover-") or c["id"].startswith("can-i-")) for c in manifest["commands"])
 
     # commands: one entry per call, outputs present with their size and digest
     commands = manifest["commands"]
@@ -452,15 +464,20 @@ def test_flags_and_config_skip_discovery(fake):
     assert "discover-projects" not in discovery and "discover-applications" not in discovery
     logs = [c["argv"] for c in fake.calls() if c["argv"][0] == "logs"]
     assert logs and all("--since=2h" in a and "--limit-bytes=1048576" in a for a in logs)
+    # Namespaces given, so no cluster-wide pod listing: one listing per namespace picks the logs.
+    ids = {c["id"] for c in manifest["commands"]}
+    assert {"log-targets/kargo/kargo", "log-targets/argocd/argocd", "log-targets/kargo-demo/verification"} <= ids
+    assert "discover-kargo-pods" not in ids and "discover-job-pods" not in ids
+    assert "logs/kargo/kargo-controller-7d9f/controller" in ids and "logs/kargo-demo/verify-test-1-abc/verify" in ids
 
 
 def test_deadline_finalizes_with_skipped_commands(fake):
     bundle = fake.out / "b.tar.gz"
     started = time.time()
-    # The first command after discovery (a pod listing for logs) hangs; the
+    # The first command after discovery (the Kargo controller's log) hangs; the
     # request timeout alone would not end it in time.
     proc = fake.run("-o", str(bundle), "--deadline", "8s", "--request-timeout", "60s", "--parallel", "3",
-                    FAKE_SLEEP="0.2", FAKE_HANG="get pods -n kargo -l app.kubernetes.io/name=kargo")
+                    FAKE_SLEEP="0.2", FAKE_HANG="logs -n kargo kargo-controller-7d9f -c controller --timestamps")
     elapsed = time.time() - started
     assert proc.returncode == 1, proc.stderr
     assert elapsed < 25, elapsed
@@ -470,7 +487,7 @@ def test_deadline_finalizes_with_skipped_commands(fake):
     assert manifest["interrupted"] == "deadline"
     statuses = Counter(c["status"] for c in manifest["commands"])
     assert statuses["skipped"] > 0 and statuses["interrupted"] > 0 and statuses["ok"] > 0
-    assert {c["id"]: c["status"] for c in manifest["commands"]}["log-targets/kargo/kargo"] == "interrupted"
+    assert {c["id"]: c["status"] for c in manifest["commands"]}["logs/kargo/kargo-controller-7d9f/controller"] == "interrupted"
     for c in manifest["commands"]:
         if c["status"] == "skipped":
             assert c["exit_code"] is None and c["stderr"] == "skipped: deadline reached"

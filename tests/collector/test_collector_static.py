@@ -192,7 +192,8 @@ def test_dry_run_flags_override_config_and_placeholders_for_the_rest(tmp_path):
     assert "-n from-env" in proc.stdout
     # Undiscovered values appear as placeholders, and discovery queries are listed.
     assert "<app-namespace>" in proc.stdout
-    assert "get pods -A -l app.kubernetes.io/name=kargo,app.kubernetes.io/component=controller" in proc.stdout
+    assert "get pods -A -l app.kubernetes.io/name=kargo -o 'jsonpath=" in proc.stdout
+    assert "get pods -A -l 'app.kubernetes.io/name in (argocd-application-controller," in proc.stdout
     for line in proc.stdout.splitlines():
         words = shlex.split(line)
         assert words[0] == "kubectl" and words[1] in READ_VERBS
@@ -326,6 +327,21 @@ REDACTION_CASES = {
         "glpat-abcdefghij0123456789xyz",
         "push with ***HIDDEN*** failed",
     ),
+    "bitbucket-token": (
+        "mirror pushes with ATBBx7Kq2mZ9pLr4Ts8Vw1Yc3Nd6Fh0Jg5Bk2 nightly",
+        "ATBBx7Kq2mZ9pLr4Ts8Vw1Yc3Nd6Fh0Jg5Bk2",
+        "mirror pushes with ***HIDDEN*** nightly",
+    ),
+    "npm-token": (
+        '    ".npmrc": "//registry.npmjs.org/:_authToken=npm_abcdefghijklmnopqrstuvwxyz0123456789\n",',
+        "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+        "//registry.npmjs.org/:_authToken=***HIDDEN***",
+    ),
+    "google-api-key": (
+        "    \"settings.js\": \"window.MAPS = { key: 'AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q' };\",",
+        "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+        "window.MAPS = { key: '***HIDDEN***' };",
+    ),
     "slack-token": (
         "notify xoxb-1234567890-abcdefghijklmn done",
         "xoxb-1234567890-abcdefghijklmn",
@@ -449,6 +465,22 @@ def test_redaction_in_yaml_inside_configmap_values_and_logfmt():
     assert "$oidc.okta.clientSecret" in out, "references to a secret are kept"
     assert "count=3" in out
     assert counts["secret-field"] == 4
+
+
+def test_redaction_of_azure_strings_and_signatures():
+    text = (
+        '    "STORAGE": "DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=c2VjcmV0LWtleQ+/x==;EndpointSuffix=core.windows.net",\n'
+        "2024-05-01T10:00:00Z GET https://prod.blob.core.windows.net/x.csv?sv=2022-11-02&sp=r&sig=T2nOdN2WRPFK%3D\n"
+        '    "example.com/webhook-signature": "ZECBR6x8NQYgAuaQam0Ub421",\n'
+        '    "signatureKeys": [{"keyID": "4AEE18F83AFDEB23"}],\n'
+    )
+    out, counts = redact(text)
+    for secret in ("c2VjcmV0LWtleQ", "T2nOdN2WRPFK", "ZECBR6x8NQYgAuaQam0Ub421"):
+        assert secret not in out
+    assert "AccountName=prod;AccountKey=***HIDDEN***;EndpointSuffix=core.windows.net" in out
+    assert "sp=r&sig=***HIDDEN***" in out
+    assert '"keyID": "4AEE18F83AFDEB23"' in out  # Argo CD's GPG key ids are not secrets
+    assert counts["secret-field"] == 3
 
 
 def test_redaction_keeps_diagnostic_fields():

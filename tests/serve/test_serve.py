@@ -493,3 +493,142 @@ def test_option_parsers():
 def test_only_loopback(bundle):
     with pytest.raises(ValueError):
         BundleServer(bundle, host="0.0.0.0")
+
+
+# ------------------------------------------------ what collector.sh relies on
+
+
+def _with_manifest_commands(root: Path, commands: list[dict]) -> Path:
+    """The small bundle, with a manifest that records these collector commands."""
+    top = write_bundle(root)
+    manifest = json.loads((top / "manifest.json").read_text())
+    manifest["commands"] = commands
+    (top / "manifest.json").write_text(json.dumps(manifest))
+    return top
+
+
+def _cmd(cid: str, argv: list[str], exit_code: int | None, status: str, stderr: str = "", optional: bool = False) -> dict:
+    return {"id": cid, "argv": ["kubectl", *argv, "--request-timeout=20s"], "output": None, "started_at": COLLECTED_AT,
+            "finished_at": COLLECTED_AT, "exit_code": exit_code, "status": status, "optional": optional, "stderr": stderr,
+            "bytes": None, "sha256": None}
+
+
+def test_uncollected_empty_serves_every_known_type_and_empty_logs(tmp_path, bundle):
+    c = start(tmp_path, bundle, uncollected="empty")
+    try:
+        # not in the bundle: an empty list, not a 404 (what a hand-written sample means)
+        assert json.loads(c.ok("get", "configmaps", "-n", "kargo-demo", "-o", "json"))["items"] == []
+        # a Kargo kind the bundle holds no object of is still served
+        assert "No resources found" in c.kubectl("get", "promotiontasks.kargo.akuity.io", "-n", "kargo-demo").stderr
+        # a log the bundle lacks reads as an empty one; one it holds is served as always
+        assert c.ok("logs", "-n", "argocd", "argocd-application-controller-0") == ""
+        assert c.ok("logs", "-n", "argocd", REPO_SERVER, "--tail=1").strip() == LOG_LINES[-1][1]
+        # a previous log of a container that never restarted still does not exist
+        out = c.kubectl("logs", "-n", "argocd", "argocd-application-controller-0", "--previous")
+        assert out.returncode == 1 and "previous terminated container" in out.stderr
+    finally:
+        c.server.stop()
+
+
+def test_gaps_recorded_in_the_manifest_are_replayed_in_both_modes(tmp_path):
+    top = _with_manifest_commands(tmp_path / "b", [
+        _cmd("secrets/kargo-demo", ["get", "secrets", "-n", "kargo-demo", "-o", "go-template=..."], 1, "forbidden",
+             'Error from server (Forbidden): secrets is forbidden: User "viewer" cannot list resource "secrets" in API group "" in the namespace "kargo-demo"'),
+        _cmd("jobs.batch/kargo-demo", ["get", "jobs.v1.batch", "-n", "kargo-demo", "-o", "json"], 1, "timeout",
+             "Unable to connect to the server: context deadline exceeded"),
+        _cmd("deployments.apps/argocd", ["get", "deployments.v1.apps", "-n", "argocd", "-o", "json"], 0, "ok"),
+        # neither a discovery query nor an optional command says anything about the data
+        _cmd("discover-stages", ["get", "stages.kargo.akuity.io", "-A", "-o", "jsonpath={.items}"], 1, "forbidden", "forbidden", optional=True),
+        _cmd("can-i-argocd", ["auth", "can-i", "--list", "-n", "argocd"], 1, "error", "MethodNotAllowed", optional=True),
+    ])
+    for mode in ("notfound", "empty"):
+        (tmp_path / mode).mkdir()
+        c = start(tmp_path / mode, top, uncollected=mode)
+        try:
+            out = c.kubectl("get", "secrets", "-n", "kargo-demo")
+            assert out.returncode == 1
+            assert 'Error from server (Forbidden): secrets is forbidden: User "viewer" cannot list resource "secrets"' in out.stderr
+            out = c.kubectl("get", "jobs", "-n", "kargo-demo")
+            assert out.returncode == 1
+            assert "could not be collected when this bundle was taken (timeout)" in out.stderr
+            # a successful command with a versioned resource argument proves the (empty) list was collected
+            assert json.loads(c.ok("get", "deployments", "-n", "argocd", "-o", "json"))["items"] == []
+            assert parse_table(c.ok("get", "stages", "-A"))
+        finally:
+            c.server.stop()
+
+
+def test_logs_of_a_pod_the_bundle_holds_only_logs_of(tmp_path):
+    """kubectl logs GETs the pod first; a bundle with the log but not the pod list still answers."""
+    top = write_bundle(tmp_path / "b")
+    logs = top / "cluster-resources" / "pods" / "logs" / "kargo" / "kargo-controller-6b8d9-x1y2z"
+    logs.mkdir(parents=True)
+    (logs / "controller.log").write_text("2026-11-20T03:00:00Z reconciling stage test\n")
+    c = start(tmp_path, top)
+    try:
+        assert c.ok("logs", "-n", "kargo", "kargo-controller-6b8d9-x1y2z", "-c", "controller", "--timestamps") == \
+            "2026-11-20T03:00:00Z reconciling stage test\n"
+        pod = json.loads(c.ok("get", "pod", "-n", "kargo", "kargo-controller-6b8d9-x1y2z", "-o", "json"))
+        assert [x["name"] for x in pod["spec"]["containers"]] == ["controller"]
+        # the list is still "not collected": the pod object itself is not in the bundle
+        assert "not collected" in c.kubectl("get", "pods", "-n", "kargo").stderr
+    finally:
+        c.server.stop()
+
+
+def test_label_selectors_however_they_are_encoded(cluster):
+    base = cluster.server.url + "/api/v1/pods?labelSelector="
+    for encoded in ("app.kubernetes.io%2Fname+in+%28argocd-dex-server%2Cargocd-repo-server%29",
+                    "app.kubernetes.io%2Fname%20in%20(argocd-dex-server,argocd-repo-server)",
+                    "app.kubernetes.io/name+in+(argocd-repo-server,argocd-dex-server)"):
+        items = json.loads(urllib.request.urlopen(base + encoded, timeout=10).read())["items"]
+        assert {i["metadata"]["name"] for i in items} == {REPO_SERVER, "argocd-dex-server-5c8d9f7b4-pq7rs"}, encoded
+    items = json.loads(urllib.request.urlopen(base + "job-name", timeout=10).read())["items"]
+    assert [i["metadata"]["name"] for i in items] == ["uat-verify-7k2lp"]
+    items = json.loads(urllib.request.urlopen(base + "%21job-name%2Capp.kubernetes.io%2Fpart-of%21%3Dargocd", timeout=10).read())["items"]
+    assert [i["metadata"]["name"] for i in items] == ["argocd-dex-server-5c8d9f7b4-pq7rs"]
+
+
+def test_auth_can_i_list_is_refused_and_logged(tmp_path, bundle):
+    """`kubectl auth can-i --list` POSTs a SelfSubjectRulesReview: the read-only server answers 405, and says so."""
+    log = tmp_path / "requests.jsonl"
+    c = start(tmp_path, bundle, request_log=str(log))
+    try:
+        out = c.kubectl("auth", "can-i", "--list", "-n", "kargo-demo")
+    finally:
+        c.server.stop()
+    assert out.returncode != 0
+    assert "MethodNotAllowed" in out.stderr or "not allow" in out.stderr
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["method"], e["path"].split("?")[0], e["status"]) for e in entries if e["method"] != "GET"] == [
+        ("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", 405)]
+
+
+def test_versioned_resource_names_need_no_rediscovery(tmp_path, bundle):
+    """collector.sh names resources PLURAL.VERSION.GROUP: with a warm cache, kubectl asks for the list only."""
+    log = tmp_path / "requests.jsonl"
+    c = start(tmp_path, bundle, request_log=str(log))
+    try:
+        c.ok("get", "stages.v1alpha1.kargo.akuity.io", "-n", "kargo-demo", "-o", "json")  # fills the cache
+        first = len(log.read_text().splitlines())
+        assert json.loads(c.ok("get", "stages.v1alpha1.kargo.akuity.io", "-n", "kargo-demo", "-o", "json"))["items"]
+        paths = [json.loads(line)["path"].split("?")[0] for line in log.read_text().splitlines()[first:]]
+    finally:
+        c.server.stop()
+    assert [p for p in paths if p != "/version"] == ["/apis/kargo.akuity.io/v1alpha1/namespaces/kargo-demo/stages"]
+
+
+def test_delay_for_every_resource(tmp_path, bundle):
+    """delay {"*": S} holds every list, get and log, but not discovery: API latency for benchmarks."""
+    c = start(tmp_path, bundle, delay={"*": 3})
+    try:
+        began = time.monotonic()
+        assert "v1alpha1" in c.ok("api-versions")
+        assert time.monotonic() - began < 3
+        out = c.kubectl("get", "pods", "-n", "argocd", "--request-timeout=1s")
+        assert out.returncode == 1
+        out = c.kubectl("logs", "-n", "argocd", REPO_SERVER, "--request-timeout=1s")
+        assert out.returncode == 1
+    finally:
+        c.server.stop()
+    assert parse_delay(["*=0.25"]) == {"*": 0.25}
