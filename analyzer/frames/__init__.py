@@ -166,7 +166,8 @@ def _with_problems(bundle: Bundle, problems: list[Problem]) -> Bundle:
 def _facts(bundle: Bundle) -> BundleFacts:
     manifest = bundle.manifest or {}
     commands = manifest.get("commands") if isinstance(manifest.get("commands"), list) else []
-    failed = sum(1 for c in commands if isinstance(c, dict) and c.get("exit_code") != 0)
+    # Optional commands (auth can-i) may fail without costing any data.
+    failed = sum(1 for c in commands if isinstance(c, dict) and c.get("exit_code") != 0 and not c.get("optional"))
     collector = manifest.get("collector")
     collector_text = None
     if isinstance(collector, dict):
