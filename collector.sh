@@ -1857,6 +1857,12 @@ plan_collection() {
   for ns in ${INGRESS_NAMESPACES:-}; do
     in_list "$ns" "$all_ns" || get_json ingresses.networking.k8s.io "$ns" "cluster-resources/ingresses/$ns.json"
   done
+  # TLS certificates for verification Level 3, where cert-manager is installed.
+  if [[ -n ${GROUP_VERSION[cert-manager.io]:-} ]]; then
+    for ns in $(uniq_words "$all_ns ${INGRESS_NAMESPACES:-}"); do
+      get_json certificates.cert-manager.io "$ns" "$(cr_out certificates.cert-manager.io "$ns")"
+    done
+  fi
 
 }
 
