@@ -7,6 +7,7 @@ input could not be read or the arguments are wrong.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 import traceback
@@ -20,23 +21,37 @@ from analyzer.errors import BundleError
 EXIT_INPUT = 2
 
 
+# Characters that act on a terminal instead of printing (C0 and C1 controls
+# but tab and newline, DEL, and the bidirectional overrides that reorder what
+# is shown): bundle text carrying them is written as \uXXXX, which is also a
+# valid escape inside a JSON string.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 class Failure(click.ClickException):
     """A one-line error with exit code 2."""
 
     exit_code = EXIT_INPUT
 
     def show(self, file=None) -> None:
-        click.echo(f"gitops-master: error: {self.format_message()}", err=True)
+        message = " ".join(terminal_safe(self.format_message()).split())
+        click.echo(f"gitops-master: error: {message}", err=True)
 
 
 def _parse_at(ctx, param, value: str | None) -> datetime | None:
     if value is None:
         return None
-    from analyzer.bundle import parse_time
+    from analyzer.bundle import REFERENCE_YEARS, parse_time, usable_reference
 
     parsed = parse_time(value)
     if parsed is None:
         raise click.BadParameter(f"{value!r} is not an RFC 3339 time such as 2026-11-20T03:12:45Z")
+    if not usable_reference(parsed):
+        raise click.BadParameter(f"{value!r} is outside the years {REFERENCE_YEARS[0]}-{REFERENCE_YEARS[1]}")
     return parsed
 
 
@@ -72,6 +87,31 @@ def _parse_thresholds(ctx, param, values):
         raise click.BadParameter(str(exc)) from None
 
 
+def cap_option_list():
+    """The caps that bound memory and time on a hostile bundle (analyzer.bundle.Limits)."""
+    return [
+        click.option("--max-file-size", callback=_parse_size, metavar="SIZE",
+                     help="Skip bundle files larger than this (default 512M)."),
+        click.option("--max-bundle-size", callback=_parse_size, metavar="SIZE",
+                     help="Refuse bundles that expand past this (default 4G)."),
+        click.option("--max-members", type=click.IntRange(1), metavar="N",
+                     help="Refuse archives or directories with more entries than this (default 200000)."),
+        click.option("--max-ratio", type=click.IntRange(1), metavar="N",
+                     help="Refuse an archive that expands more than N times its compressed size (default 200)."),
+        click.option("--max-depth", type=click.IntRange(1, 250), metavar="N",
+                     help="Skip loose objects nested deeper than this (default 200)."),
+        click.option("--max-yaml-nodes", type=click.IntRange(1), metavar="N",
+                     help="Refuse a YAML document whose anchors and aliases expand past this many nodes "
+                          "(default 1000000)."),
+    ]
+
+
+def cap_options(fn):
+    for option in reversed(cap_option_list()):
+        fn = option(fn)
+    return fn
+
+
 def common_options(fn):
     options = [
         click.argument("path", type=click.Path(path_type=str)),
@@ -83,10 +123,7 @@ def common_options(fn):
         click.option("--threshold", "thresholds", multiple=True, callback=_parse_thresholds, metavar="NAME=VALUE",
                      help="Override a rule threshold, e.g. operation_stuck_after=45m (repeatable; "
                           "`gitops-master thresholds` lists them)."),
-        click.option("--max-file-size", callback=_parse_size, metavar="SIZE",
-                     help="Skip bundle files larger than this (default 512M)."),
-        click.option("--max-bundle-size", callback=_parse_size, metavar="SIZE",
-                     help="Refuse bundles that expand past this (default 4G)."),
+        *cap_option_list(),
         click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors."),
     ]
     for option in reversed(options):
@@ -117,15 +154,22 @@ class Progress:
             click.echo(f"gitops-master: done in {time.monotonic() - self.started:.1f}s", err=True)
 
 
-def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size, thresholds=None, progress=None):
-    from analyzer.analysis import analyze
+def _limits(max_file_size=None, max_bundle_size=None, max_members=None, max_depth=None, max_yaml_nodes=None,
+            max_ratio=None):
+    """The caps from their flags; a flag not given keeps its default."""
     from analyzer.bundle import Limits
+
+    given = {"max_file_bytes": max_file_size, "max_total_bytes": max_bundle_size, "max_members": max_members,
+             "max_depth": max_depth, "max_yaml_nodes": max_yaml_nodes, "max_ratio": max_ratio}
+    return Limits(**{k: v for k, v in given.items() if v})
+
+
+def _analyze(path, at=None, stage=None, stuck_after=None, max_file_size=None, max_bundle_size=None, thresholds=None,
+             progress=None, max_members=None, max_depth=None, max_yaml_nodes=None, max_ratio=None):
+    from analyzer.analysis import analyze
     from analyzer.settings import Settings
 
-    limits = Limits()
-    if max_file_size or max_bundle_size:
-        limits = Limits(max_file_bytes=max_file_size or limits.max_file_bytes,
-                        max_total_bytes=max_bundle_size or limits.max_total_bytes)
+    limits = _limits(max_file_size, max_bundle_size, max_members, max_depth, max_yaml_nodes, max_ratio)
     overrides = dict(thresholds or {})
     if stuck_after:
         overrides["promotion_stuck_after"] = stuck_after
@@ -134,6 +178,7 @@ def _analyze(path, at, stage, stuck_after, max_file_size, max_bundle_size, thres
 
 
 def _emit(text: str, output: str | None) -> None:
+    text = terminal_safe(text)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -142,7 +187,21 @@ def _emit(text: str, output: str | None) -> None:
             fh.write(text)
     except OSError as exc:
         raise Failure(f"{output}: cannot write the report ({exc.strerror or exc})") from None
-    click.echo(f"wrote {output}", err=True)
+    click.echo(terminal_safe(f"wrote {output}"), err=True)
+
+
+def _internal_error(exc: BaseException, path: str, debug: bool) -> Failure:
+    """A bug (or a library's panic on hostile input) still ends in one clear line."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        raise exc
+    if debug:
+        traceback.print_exc()
+    if isinstance(exc, MemoryError):
+        return Failure(f"{path}: ran out of memory while analysing it; lower --max-bundle-size and --max-file-size "
+                       "to refuse inputs this large")
+    detail = str(exc).strip().splitlines()
+    return Failure(f"internal error while analysing {path}: {type(exc).__name__}: {detail[0][:300] if detail else ''} "
+                   "(run with --debug for the traceback)")
 
 
 def _run(command: str, fmt: str, output: str | None, debug: bool, **kwargs) -> None:
@@ -158,11 +217,8 @@ def _run(command: str, fmt: str, output: str | None, debug: bool, **kwargs) -> N
         raise Failure(str(exc)) from None
     except (KeyboardInterrupt, click.ClickException):
         raise
-    except Exception as exc:  # a bug must still end in one clear line
-        if debug:
-            traceback.print_exc()
-        raise Failure(f"internal error while analysing {kwargs['path']}: {type(exc).__name__}: {exc} "
-                      "(run with --debug for the traceback)") from None
+    except BaseException as exc:  # noqa: BLE001 (polars panics are BaseExceptions)
+        raise _internal_error(exc, kwargs["path"], debug) from None
     sys.exit(analysis.exit_code)
 
 
@@ -282,11 +338,8 @@ def _mode(command: str, fmt: str | None, output: str | None, debug: bool, build,
         if debug:
             traceback.print_exc()
         raise Failure(str(exc)) from None
-    except Exception as exc:  # a bug must still end in one clear line
-        if debug:
-            traceback.print_exc()
-        raise Failure(f"internal error while analysing {kwargs['path']}: {type(exc).__name__}: {exc} "
-                      "(run with --debug for the traceback)") from None
+    except BaseException as exc:  # noqa: BLE001 (polars panics are BaseExceptions)
+        raise _internal_error(exc, kwargs["path"], debug) from None
     sys.exit(context.exit_code)
 
 
@@ -426,13 +479,13 @@ def ask(text, bundle, run_it, fmt):
     stages, project = None, None
     if bundle:
         try:
-            analysis = _analyze(bundle, None, None, None, None, None)
+            analysis = _analyze(bundle)
         except BundleError as exc:
             raise Failure(str(exc)) from None
         stages = analysis.frames.stages.get_column("name").to_list()
         project = analysis.frames.environment.get("kargo_project")
     context = route(text, bundle=bundle, stages=stages, project=project)
-    click.echo(render_mode(context, "ask", fmt), nl=False)
+    click.echo(terminal_safe(render_mode(context, "ask", fmt)), nl=False)
     if run_it:
         if context.outcome != "routed":
             sys.exit(context.exit_code)
@@ -441,6 +494,97 @@ def ask(text, bundle, run_it, fmt):
         click.echo("", err=True)
         main(args=list(context.argv), prog_name="gitops-master")
     sys.exit(context.exit_code)
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: one line per value; json: an object with every find.")
+@cap_options
+def scan(path, fmt, **caps):
+    """Find secret-looking content in a bundle; exit 1 when there is any.
+
+    Uses collector.sh's redaction rules plus values of Secret objects, cloud
+    and Git host tokens and random-looking values under suspicious keys.
+    Each find names the file, the object and field (JSON) or the line, and
+    the rule; never the value: at most its first 2 characters and its length.
+    Exit code 0 nothing found, 1 found, 2 unreadable (or content left unscanned).
+
+    \b
+    Example:
+      gitops-master scan bundle.tar.gz
+    """
+    from analyzer.secrets import content_skipped, scan_bundle, summarize
+
+    try:
+        result = scan_bundle(path, _limits(**caps))
+    except BundleError as exc:
+        raise Failure(str(exc)) from None
+    unscanned = [p for p in result.skipped if content_skipped(p)]
+    for problem in result.skipped:
+        click.echo(terminal_safe(f"gitops-master: not scanned: {problem.path}: {problem.message}"), err=True)
+    if fmt == "json":
+        import json
+
+        body = {"source": result.source, "layout": result.layout, "files": result.files,
+                "findings": [h.to_dict() for h in result.hits], "counts": summarize(result.hits),
+                "not_scanned": [{"path": p.path, "why": p.message} for p in result.skipped]}
+        click.echo(terminal_safe(json.dumps(body, indent=2)))
+    else:
+        for hit in result.hits:
+            click.echo(terminal_safe(f"{hit.file}: {hit.where}: {hit.rule}: {hit.hint}"))
+        files = len({h.file for h in result.hits})
+        if result.hits:
+            rules = ", ".join(f"{rule} {n}" for rule, n in summarize(result.hits).items())
+            click.echo(terminal_safe(f"{len(result.hits)} secret-looking value(s) in {files} of {result.files} file(s): {rules}. "
+                                     f"`gitops-master redact {path} -o REDACTED.tar.gz` writes a copy without them."))
+        else:
+            click.echo(terminal_safe(f"nothing secret-looking in {result.files} file(s)."))
+    if result.hits:
+        sys.exit(1)
+    if unscanned:
+        raise Failure(f"{path}: {len(unscanned)} file(s) could not be scanned (see above); raise the caps to scan them")
+    sys.exit(0)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=str))
+@click.option("-o", "--output", metavar="OUT.tar.gz", required=True, help="The redacted bundle to write.")
+@click.option("--mapping", metavar="FILE",
+              help="Also write token -> original value here (JSON, mode 0600). Keep it apart from the bundle.")
+@cap_options
+def redact(path, output, mapping, **caps):
+    """Write a copy of a bundle with every secret-looking value replaced.
+
+    For a support engineer before passing a bundle on. Takes a bundle .tar.gz
+    or directory (or a loose file) and writes a .tar.gz with the same layout.
+    Each value becomes ***REDACTED-<rule>-<n>***, the same token for the same
+    value everywhere; manifest.json gets this pass's counts and the new size
+    and sha256 of every rewritten file. The mapping back to the originals is
+    written only with --mapping. Links, devices and paths that escape the
+    bundle are left out.
+
+    \b
+    Example:
+      gitops-master redact bundle.tar.gz -o bundle-redacted.tar.gz
+      gitops-master scan bundle-redacted.tar.gz
+    """
+    from analyzer.secrets import redact_bundle
+
+    try:
+        result = redact_bundle(path, output, _limits(**caps), mapping=mapping)
+    except BundleError as exc:
+        raise Failure(str(exc)) from None
+    except OSError as exc:
+        raise Failure(f"{exc.filename or output}: cannot write ({exc.strerror or exc})") from None
+    for problem in result.dropped:
+        click.echo(terminal_safe(f"gitops-master: left out: {problem.path}: {problem.message}"), err=True)
+    rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.counts.items())) or "none"
+    click.echo(terminal_safe(f"redacted {sum(result.counts.values())} value(s) ({result.distinct} distinct) in "
+                             f"{len(result.rewritten)} of {result.files} file(s): {rules}"), err=True)
+    if mapping:
+        click.echo(terminal_safe(f"wrote the token mapping to {mapping} (mode 0600): it holds the secrets"), err=True)
+    click.echo(terminal_safe(f"wrote {result.output}"), err=True)
+
 
 @main.command()
 def thresholds():

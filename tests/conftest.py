@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import tarfile
 from pathlib import Path
 
@@ -69,3 +70,30 @@ def minimal_bundle(tmp_path: Path) -> Path:
                                       "lastTransitionTime": "2026-11-20T03:00:00Z"}])
     (root / "cluster-resources/custom-resources/stages.kargo.akuity.io/kargo-demo.json").write_bytes(k8s_list([ready]))
     return root
+
+
+# ---- hostile-input tests (tests/hostile): one conftest for the whole suite,
+# since the tests import this module by its plain name.
+
+
+def pytest_collection_modifyitems(config, items):
+    if "fuzz_long" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="long fuzz: run with `pytest -m fuzz_long` or scripts/fuzz.py")
+    for item in items:
+        if "fuzz_long" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "hostile"))
+    from hostile_support import load_corpus_module
+
+    mod = load_corpus_module()
+    out = tmp_path_factory.mktemp("attack") / "corpus"
+    cases = {c.name: c for c in mod.build(out)}
+    yield out, cases
+    mod.remove_tree(out)  # one directory is deeper than shutil.rmtree recurses
+
+

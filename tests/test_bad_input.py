@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 import tarfile
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

@@ -9,14 +9,18 @@ rule has to know which format a bundle's logs were written in.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
-from analyzer.bundle import LogFile
-from analyzer.frames.logs import LOG_SCHEMA, component_of, load_logs, parse_log
+from analyzer.bundle import LogFile, open_bundle
+from analyzer.frames import logs as logs_module
+from analyzer.frames.logs import KEEP_LEVELS, KEEP_PHRASES, LOG_SCHEMA, component_of, load_logs, parse_log
 
 UTC = timezone.utc
+REPO = Path(__file__).resolve().parent.parent
 ARGO_COLUMNS = ["time", "level", "message", "error", "app", "app_namespace", "object_namespace"]
 KARGO_COLUMNS = ["time", "level", "message", "error", "object_namespace", "stage", "promotion", "freight", "app", "app_namespace"]
 
@@ -273,5 +277,274 @@ def test_component_from_pod_name(pod, component):
 def test_frame_schema_is_stable():
     frame = load_logs([log(ARGO_V2), log(KARGO_CONSOLE, **KARGO_POD)])
     assert dict(frame.schema) == LOG_SCHEMA
-    assert frame.height == 7
+    # Every Argo CD line is kept (a warning, an error, three INFO lines a rule reads);
+    # of Kargo's two INFO lines no rule reads, the file's first says it logged.
+    assert frame.select("container", "line_no").rows() == [("argocd-application-controller", n) for n in range(1, 6)] + [
+        ("controller", 1)]
+    assert dict(parse_log(log(ARGO_V2)).schema) == LOG_SCHEMA
     assert load_logs([]).schema == pl.Schema(LOG_SCHEMA)
+    assert load_logs([log(b"")]).schema == pl.Schema(LOG_SCHEMA)
+
+
+# ------------------------------------------------- what the analysis keeps
+#
+# load_logs keeps the lines rules and the timeline read, testing the raw line
+# before parsing it: the levels of KEEP_LEVELS and the lines holding a
+# KEEP_PHRASES phrase. These tests hold that to "every line a rule could match,
+# parsed exactly as when every line is parsed".
+
+FILLER = [  # INFO lines no rule reads, one per format
+    ('2026-11-18T14:17:00Z {"app-namespace":"argocd","application":"guestbook-dev","level":"info",'
+     '"msg":"Refreshing app status (controller refresh requested), level (1)","project":"default","time":"2026-11-18T14:17:00Z"}'),
+    '2026-11-18T14:17:01Z time="2026-11-18T14:17:01Z" level=info msg="Reconciliation completed" application=argocd/guestbook-dev',
+    f'2026-11-18T14:17:02Z 2026-11-18T14:17:02Z\tINFO\tpromotions/promotions.go:388\tbegan promotion\t{{"namespace":"kargo-demo","promotion":"{PROMO}"}}',
+    "2026-11-18T14:17:03Z I1118 14:17:03.000001       1 leaderelection.go:258] successfully acquired lease kargo/kargo-controller",
+    "2026-11-18T14:17:04Z goroutine 48213 [running]:",
+]
+
+
+def kept_lines(lines: list[str], **kw) -> list[str]:
+    data = log(lines, **kw)
+    numbers = load_logs([data]).get_column("line_no").to_list()
+    return [lines[n - 1] for n in numbers]
+
+
+def test_an_info_line_a_rule_reads_is_kept_and_one_no_rule_reads_is_dropped():
+    skipping = ('2026-11-18T14:18:06Z {"app-namespace":"argocd","application":"guestbook-dev","level":"info",'
+                '"msg":"Skipping auto-sync: another operation is in progress","project":"default","time":"2026-11-18T14:18:06Z"}')
+    assert kept_lines([*FILLER, skipping]) == [skipping]
+    assert kept_lines([FILLER[0], ARGO_V2[0], FILLER[1], ARGO_V3[3]]) == [ARGO_V2[0], ARGO_V3[3]]
+
+
+@pytest.mark.parametrize("level", ["warning", "warn", "WARN", "Warning", "error", "ERROR", "fatal", "FATAL", "panic",
+                                   "PANIC", "dpanic", "DPANIC"])
+def test_every_level_from_warning_up_is_kept_in_every_format(level):
+    lines = [
+        f'2026-11-18T14:18:00Z {{"level":"{level}","msg":"a","time":"2026-11-18T14:18:00Z"}}',
+        f'{{"msg":"b","level":"{level}"}}',
+        f'2026-11-18T14:18:00Z time="2026-11-18T14:18:00Z" level={level} msg="c"',
+        f'time="2026-11-18T14:18:00Z" level="{level}" msg="d"',
+        f"2026-11-18T14:18:00Z 2026-11-18T14:18:00Z\t{level}\tx.go:1\te\t{{}}",
+    ]
+    got = load_logs([log([*FILLER, *lines])]).select("message", "level").rows()
+    assert got == [(m, {"warn": "warning", "dpanic": "panic"}.get(level.lower(), level.lower())) for m in "abcde"]
+
+
+def test_klog_warnings_errors_and_fatals_are_kept():
+    lines = ["2026-11-18T14:18:09Z W1118 14:18:09.000001       1 reflector.go:147] w",
+             "E1118 14:18:09.000001       1 reflector.go:147] e",
+             "2026-11-18T14:18:09Z F1118 14:18:09.000001       1 reflector.go:147] f"]
+    assert kept_lines([*FILLER, *lines]) == lines
+
+
+def test_info_and_debug_lines_are_dropped():
+    lines = ['{"level":"info","msg":"a"}', '{"level":"debug","msg":"b"}', 'time="2026-11-18T14:18:00Z" level=debug msg="c"',
+             "2026-11-18T14:18:00Z\tDEBUG\tx.go:1\td\t{}", "plain text", 'time="2026-11-18T14:18:00Z" level=info msg="e"']
+    assert kept_lines([*FILLER, *lines, ARGO_V2[4]]) == [ARGO_V2[4]]
+
+
+def test_a_file_with_no_kept_line_keeps_its_first_line_with_a_message():
+    job = {"pod": "rollout-check-29384-abcde", "container": "check", "namespace": "kargo-demo"}
+    quiet = ["", "2026-11-18T14:17:56Z ", '{"level":"info"}', "rollout healthy", "done"]
+    got = load_logs([log(quiet, **job), log(ARGO_V2)]).select("pod", "line_no", "message").rows()
+    assert got[0] == ("rollout-check-29384-abcde", 4, "rollout healthy")
+    assert [r[1] for r in got[1:]] == [1, 2, 3, 4, 5]
+    # Far down a file too (the first windows parse nothing).
+    assert load_logs([log(["", "{}"] * 3000 + ["late"])]).select("line_no", "message").rows() == [(6001, "late")]
+    assert load_logs([log(["", "  "]), log(b"")]).height == 0
+
+
+def _rule_patterns() -> list[str]:
+    """Every pattern a rule or mode matches against a log line's message (and error)."""
+    from analyzer.rules.argocd_signals import SUCCESS
+    from analyzer.rules.argocd_taxonomy import TAXONOMY
+    from analyzer.rules.kargo_common import FORBIDDEN_LINE
+    from analyzer.rules.kargo_steps import MISMATCH_LOG
+
+    return [
+        *("(?i)" + p.regex for p in TAXONOMY if "log" in p.fields),  # argocd_signals, message + ": " + error
+        SUCCESS,
+        FORBIDDEN_LINE,
+        MISMATCH_LOG,
+        "another operation is (?:already )?in progress",  # rules/argocd_app.py
+        "(?i)forbidden",  # modes/rbac.py
+    ]
+
+
+def _covered(regex: str, phrases: list[str]) -> bool:
+    """Every match of ``regex`` holds one of ``phrases`` (compared case-insensitively)."""
+    try:
+        import re._constants as sc
+        import re._parser as sp
+    except ImportError:  # Python < 3.11
+        import sre_constants as sc  # type: ignore[no-redef]
+        import sre_parse as sp  # type: ignore[no-redef]
+
+    def sequence(nodes) -> bool:
+        run = ""
+        for op, arg in list(nodes) + [(None, None)]:
+            if op is sc.LITERAL:
+                run += chr(arg)
+                continue
+            if any(p in run.lower() for p in phrases):
+                return True
+            run = ""
+            if op is sc.SUBPATTERN and sequence(arg[-1]):
+                return True
+            if op is sc.BRANCH and all(sequence(branch) for branch in arg[1]):
+                return True
+        return False
+
+    return sequence(sp.parse(regex))
+
+
+def test_every_rule_pattern_on_log_lines_is_covered_by_a_keep_phrase():
+    phrases = [p.lower() for p in KEEP_PHRASES]
+    missing = [p for p in _rule_patterns() if not _covered(p, phrases)]
+    assert not missing, f"add a phrase of these patterns to KEEP_PHRASES (analyzer/frames/logs.py): {missing}"
+    assert not _covered("Refreshing app status|began promotion", phrases)  # the check can fail
+
+
+def test_keep_phrases_are_written_the_same_in_every_encoding():
+    """A phrase the raw line holds whatever escaping its encoder did, and never across ``message: error``."""
+    for phrase in KEEP_PHRASES:
+        assert phrase == phrase.strip() and ":" not in phrase, phrase
+        plain = phrase.replace("\\u003e", ">")
+        assert set(plain) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,'()/`=>"), phrase
+        if ">" in plain:  # Go's JSON encoder writes \\u003e; logfmt, zap and plain text write ">"
+            assert {plain, plain.replace(">", "\\u003e")} <= set(KEEP_PHRASES), phrase
+
+
+def _all_vs_kept(logs: list[LogFile]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    every = load_logs(logs, every_line=True)
+    kept = load_logs(logs)
+    assert_frame_equal(every.join(kept.select("source", "line_no"), on=["source", "line_no"], how="semi",
+                                  maintain_order="left"), kept)
+    text = pl.when(pl.col("error").is_not_null()).then(pl.format("{}: {}", "message", "error")).otherwise("message")
+    needed = every.filter(pl.col("level").is_in(list(KEEP_LEVELS))
+                          | pl.any_horizontal(*(text.str.contains(p) for p in _rule_patterns())))
+    assert needed.join(kept, on=["source", "line_no"], how="anti").is_empty()
+    return every, kept
+
+
+def test_kept_lines_parse_as_when_every_line_is_parsed():
+    lines = [*FILLER, *ARGO_V2, *ARGO_V3, *KARGO_LOGRUS, *KARGO_CONSOLE, *KARGO_JSON, *FILLER]
+    every, kept = _all_vs_kept([log(lines), log(KARGO_CONSOLE, **KARGO_POD), log(FILLER, pod="x-0", container="x")])
+    assert every.height == len(lines) + 2 + len(FILLER)
+    # Argo CD's ten lines; of the files without one, their first line.
+    assert kept.select("pod", "line_no").rows() == [("argocd-application-controller-0", n) for n in range(6, 16)] + [
+        ("kargo-controller-m2rnlgqlrs-cjld9", 1), ("x-0", 1)]
+
+
+def test_sample_bundles_keep_what_rules_read():
+    samples = sorted(p for p in (REPO / "sample_bundles").iterdir() if p.is_dir() or p.name.endswith(".tar.gz"))
+    assert samples
+    for sample in samples:
+        _all_vs_kept(open_bundle(sample).logs)
+
+
+@pytest.mark.parametrize("kargo,argocd", [("1.11.2", "3.1.8"), ("1.7.3", "2.14.5"), ("1.9.0", "2.11.3")])
+def test_synthetic_bundle_logs_keep_what_rules_read(kargo, argocd, tmp_path):
+    """Every format of every version the generator writes, at a few thousand lines."""
+    import importlib.util
+    import sys
+
+    script = REPO / "scripts" / "make_synthetic_bundle.py"
+    spec = importlib.util.spec_from_file_location("make_synthetic_bundle", script)
+    assert spec and spec.loader
+    generator = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = generator
+    spec.loader.exec_module(generator)
+    generator.generate(tmp_path / "b", scale=0.02, seed=3, kargo_version=kargo, argocd_version=argocd)
+    every, kept = _all_vs_kept(open_bundle(tmp_path / "b").logs)
+    assert kept.height < every.height / 5
+
+
+def test_reading_and_parsing_in_slices_changes_nothing(monkeypatch):
+    lines = [*FILLER, "", *ARGO_V2, "\r", *KARGO_CONSOLE, "caf\xe9", *ARGO_V3] * 3
+    files = [log(lines), log(KARGO_JSON, **KARGO_POD), log(FILLER, pod="x-0", container="x")]
+    whole, kept = load_logs(files, every_line=True), load_logs(files)
+    assert whole.filter(pl.col("pod") == "argocd-application-controller-0").get_column("line_no").max() == len(lines)
+    monkeypatch.setattr(logs_module, "CHUNK_BYTES", 100)
+    monkeypatch.setattr(logs_module, "PARSE_BATCH", 3)
+    assert_frame_equal(load_logs(files, every_line=True), whole)
+    assert_frame_equal(load_logs(files), kept)
+
+
+# ------------------------------------- fields: decoded once, read as by path
+
+REPEATED = (f'{{"namespace":"kargo-demo","promotion":"p1","namespace":"kargo-demo","promotion":"{PROMO}",'
+            f'"stage":"prod","app":"guestbook-prod","namespace":"argocd"}}')
+DOCS = [
+    '{"msg":"a","level":"info","time":"2026-11-18T14:18:01Z"}',
+    REPEATED,
+    '{"msg":"x","msg":"y","error":"e1","grpc.error":"e2"}',
+    '{"level":"info","ts":1763475511.5,"msg":"epoch"}',  # a number
+    '{"msg":7,"level":true,"error":null,"kind":{"a":1},"name":[1,2]}',  # no strings at all
+    '{"msg":"nested","o":{"msg":"inner","namespace":"n"}}',
+    '{"msg":"not json"',  # truncated
+    '{"msg":"lone \\ud800 surrogate"}',
+    '{"msg":"pair \\ud83d\\ude00"}',
+    '{"m\\u0073g":"escaped key","msg":"plain key"}',
+    '{"msg":"deep","x":' + "[" * 130 + "]" * 130 + "}",
+    '{"msg":"html \\u003cnil\\u003e -\\u003e \\u0026","error":"quote \\" backslash \\\\ tab \\t"}',
+    '{"msg":"caf\u00e9 \u212a"}',
+    "[1,2]",
+    '"just a string"',
+    "{}",
+    "",
+    None,
+    '{"msg" : "spaced" , "level" : "error" }',
+    '{"level":"err\\u006fr","msg":"escaped value"}',
+]
+
+
+def test_json_fields_equal_a_json_path_per_key():
+    docs = pl.Series("doc", DOCS, pl.String)
+    got = logs_module._json_fields(docs)
+    want = pl.DataFrame({key: docs.str.json_path_match(f"$['{key}']") for key in logs_module._KEYS})
+    assert_frame_equal(got, want)
+    # With only valid objects too (the decoder takes every one of them at once).
+    valid = docs.filter(docs.str.json_path_match("$").is_not_null() & docs.str.starts_with("{"))
+    assert_frame_equal(logs_module._json_fields(valid),
+                       pl.DataFrame({key: valid.str.json_path_match(f"$['{key}']") for key in logs_module._KEYS}))
+
+
+def _logfmt_by_key(pairs: pl.Expr, key: str) -> pl.Expr:
+    """The value of ``key`` among a line's pairs, one key at a time (the reference)."""
+    prefix = key + "="
+    raw = pairs.list.eval(pl.element().filter(pl.element().str.starts_with(prefix)).str.slice(len(prefix))).list.last()
+    return logs_module._unquote(raw)
+
+
+def test_logfmt_fields_equal_the_last_pair_of_each_key():
+    lines = [
+        'time="2026-11-18T14:18:01Z" level=info msg="a \\"quoted\\" \\\\ value\\n" app=x app=y namespace=n1 namespace=n2',
+        'time="2026-11-18T14:18:01Z" level=error msg=bare error="e=1 level=info" grpc.error=g app-namespace= kind=K name="n m"',
+        "no pairs here",
+        'msg="unterminated',
+        "",
+        None,
+    ]
+    pairs = pl.Series("line", lines, pl.String).str.extract_all(logs_module._PAIR)
+    got = logs_module._logfmt_fields(pairs)
+    want = pl.DataFrame({"pairs": pairs}).select(_logfmt_by_key(pl.col("pairs"), k).alias(k) for k in logs_module._KEYS)
+    assert_frame_equal(got, want)
+
+
+def test_a_line_has_the_same_time_whatever_lines_it_is_parsed_with():
+    lines = ['{"msg":"naive","time":"2026-11-18 14:18:01"}', '{"msg":"zoned","time":"2026-11-18T14:18:02Z"}',
+             '{"msg":"epoch","ts":1763475511.5}', '2026-11-18T14:18:04+02:00 {"msg":"prefixed"}']
+    together = parse_log(log(lines)).get_column("time").to_list()
+    alone = [parse_log(log([line])).get_column("time").item() for line in lines]
+    assert together == alone
+    assert together[1:] == [datetime(2026, 11, 18, 14, 18, 2, tzinfo=UTC), datetime(2025, 11, 18, 14, 18, 31, 500000, tzinfo=UTC),
+                            datetime(2026, 11, 18, 12, 18, 4, tzinfo=UTC)]
+
+
+def test_line_count_counts_what_line_no_counts():
+    from analyzer.frames.logs import line_count
+
+    for data in (b"", b" \n", b"\n\n", b"a", b"a\n", b"a\n\nb", b"a\r\nb\r\n", b"a\n \n", b"\n\na\n\n", b"a\rb\n"):
+        numbers = [n for part in logs_module._numbered(data) for n in part.get_column("line_no").to_list()]
+        assert numbers == list(range(1, line_count(data) + 1)), data

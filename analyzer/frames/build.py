@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import orjson
 import polars as pl
@@ -60,9 +61,20 @@ def metadata(labels: Sequence[str] = (), annotations: Sequence[str] = ()) -> pl.
     return pl.Struct(fields)
 
 
+# Python's datetime range: a time outside it (year 0, year 275760) parses in
+# polars but cannot be shown or handed to Python, so it is read as unknown.
+_EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def in_range(expr: pl.Expr) -> pl.Expr:
+    """A UTC datetime, or null when Python could not represent it."""
+    return pl.when(expr.is_between(_EARLIEST, _LATEST)).then(expr)
+
+
 def utc(expr: pl.Expr) -> pl.Expr:
-    """RFC 3339 string -> UTC datetime; unparseable values become null."""
-    return expr.str.to_datetime(time_zone="UTC", time_unit="us", strict=False)
+    """RFC 3339 string -> UTC datetime; unparseable or unrepresentable values become null."""
+    return in_range(expr.str.to_datetime(time_zone="UTC", time_unit="us", strict=False))
 
 
 def field(path: str) -> pl.Expr:
@@ -130,17 +142,21 @@ def _load_slowly(spec: KindSpec, item: pl.Struct, doc: Document, problems: list[
     else:
         problems.append(Problem(doc.path, f"is not a kubectl List or a Kubernetes object; its {spec.kind} objects are unknown"))
         return _empty(spec).drop(FILE_COLUMN)
-    good: list[dict] = []
+    good: list[bytes] = []
     for obj in raw_items:
         where = shape_error(obj, item)
         if where is None:
-            good.append(obj)
+            try:
+                good.append(orjson.dumps(obj))
+            except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
+                problems.append(Problem(doc.path, f"{spec.kind} {_object_name(obj)} skipped: {str(exc)[:160]}"))
         else:
             problems.append(Problem(doc.path, f"{spec.kind} {_object_name(obj)} skipped: {where}"))
     if not good:
         return _empty(spec).drop(FILE_COLUMN)
     try:
-        return pl.read_json(io.BytesIO(orjson.dumps({"items": good})), schema={"items": pl.List(item)}).explode("items").unnest("items")
+        data = b'{"items":[' + b",".join(good) + b"]}"
+        return pl.read_json(io.BytesIO(data), schema={"items": pl.List(item)}).explode("items").unnest("items")
     except pl.exceptions.PolarsError as exc:
         problems.append(Problem(doc.path, f"{spec.kind} objects could not be read ({str(exc).splitlines()[0][:160]})"))
         return _empty(spec).drop(FILE_COLUMN)

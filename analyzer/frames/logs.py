@@ -13,19 +13,40 @@ Argo CD namespace) after the Promotion's own. In JSON and console context the
 first one is the object's namespace and, on lines that name an ``app``, the
 last one is that Application's namespace. Logrus keeps one value per key.
 
-Lines are split and parsed by polars (no Python loop over lines); bytes that
-are not UTF-8 are replaced, NUL and unit-separator bytes become spaces, never
-fatal.
+Which lines the analysis keeps (:func:`load_logs`): controller logs are
+gigabytes of INFO lines no rule reads, so a line is kept when
+
+- its level is warning or worse (the timeline's and most rules' lines), or
+- its text holds one of :data:`KEEP_PHRASES`: the INFO lines rules match by
+  message (Argo CD's ``Sync operation to … failed``, ``Adding resource
+  result …``, ``Updating operation state …``, the failure texts of the Argo CD
+  taxonomy, Kargo's revision mismatch, "forbidden" lines of verification Jobs), or
+- no other line of its file is kept and it is the file's first line with a
+  message (so the frame still says which containers logged at all).
+
+The test runs on the raw line, before any field is parsed, so only kept lines
+cost a parse; it keeps every line a rule could match (tests/test_logs.py checks
+the rules' patterns against the phrases), and it may keep a few more, which the
+rules' own patterns then pass over. :func:`parse_log` parses every line.
+
+Lines are split and parsed by polars (no Python loop over lines): each file is
+read in slices of about :data:`CHUNK_BYTES` and the kept lines are parsed
+:data:`PARSE_BATCH` at a time, so the memory taken grows with the kept lines,
+not with all of them. A JSON object (a JSON line, a console line's context) is
+decoded once for every field. Bytes that are not UTF-8 are replaced, NUL and
+unit-separator bytes become spaces, never fatal.
 """
 
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Iterator
 
 import polars as pl
 
 from analyzer.bundle import LogFile
-from analyzer.frames.build import utc
+from analyzer.frames.build import in_range, utc
 
 LOG_SCHEMA = {
     "source": pl.String,
@@ -53,6 +74,85 @@ LOG_SCHEMA = {
     "resource_namespace": pl.String,
 }
 
+# ------------------------------------------------------------ what is kept
+
+# Levels the timeline shows and rules read whatever the message says.
+KEEP_LEVELS = ("warning", "error", "fatal", "panic")
+
+# Phrases (matched case-insensitively) of the lines rules read whatever their
+# level. Each is a piece of a rule's pattern that every match of that pattern
+# contains, and is written only with characters no log encoder escapes
+# (letters, digits, space and ``-_.,'()/`=``), never a colon and never a
+# leading space: so a message or error that matches the rule's pattern holds the
+# phrase verbatim in the raw line, even when the rule reads ``message: error``.
+KEEP_PHRASES: tuple[str, ...] = (
+    # Argo CD's failure taxonomy, "log" rows (rules/argocd_taxonomy.py): message and error.
+    # repo-server unreachable, OOM-killed
+    "code = unavailable desc =", "dial tcp", "lookup argocd-repo-server", "context deadline exceeded",
+    "does not look like a tls handshake", "killed",
+    # project denied
+    "which does not exist", "appproject", "not permitted", "allowed destinations",
+    # CRD missing, field immutable
+    "could not find", "crd is installed on the destination cluster", "no matches for kind",
+    "ensure crds are installed first", "unable to verify permissions", "immutable",
+    # live state
+    "failed to load live state", "error synchronizing cache state", "failed to sync cluster",
+    "unable to handle the request", "error getting openapi resources", "failed to get server version",
+    "failed to get api resources", "failed to get cluster", "there are no clusters with this name",
+    "clusters with the same name", "unable to get cluster", "error getting cluster by url",
+    # manifest generation
+    "timeout after", "client.timeout exceeded while awaiting headers", "authentication required",
+    "authentication failed", "repository not found", "knownhosts", "handshake failed", "unable to authenticate",
+    "permission denied (publickey", "could not read username", "invalid username or password",
+    "certificate signed by unknown authority", "to a commit sha", "revision not found",
+    "unable to resolve git revision", "couldn't find remote ref", "reference not found", "app path does not exist",
+    "kustomize build", "kustomization file not found", "`helm", "failed to execute helm", "helm template",
+    "error building helm chart dependencies", "missing in charts", "matched no files", "error reading helm chart from",
+    "error generating manifests in cmp", "plugin sidecar failed", "couldn't find cmp-server plugin",
+    "failed verifying revision", "spec.source.path or spec.source.chart are required",
+    "spec.source.targetrevision is required", "unable to generate manifests in", "manifest generation error",
+    "failed to generate manifest for source", "failed to load target state", "rpc error",
+    # sync failed
+    "admission webhook", "failed calling webhook", "job has reached the specified backoff limit",
+    "backofflimitexceeded", "syncfail hooks failed", "syncwavehook failed", "one or more objects failed to apply",
+    "error validating data", "must have at most", "/dev/shm", "is invalid", "one or more synchronization tasks",
+    "the namespace failed to apply", "namespace auto creation failed", "is missing", "shared resource found",
+    "failed to load application project", "failed to get destination cluster", "failed to load resource overrides",
+    "failed to initialize sync context", "no matching service account found", "failed to record sync to history",
+    "operation terminat", "triggered by controller sync timeout", "(retried", "auto-sync will wipe out all resources",
+    "failed previous sync attempt", "failed to get live resource", "failed to delete resource",
+    "internal error occurred",
+    # A later success clears an Application's logged failure (rules/argocd_signals.py SUCCESS).
+    # Go's JSON encoder writes ">" as \u003e: both spellings.
+    "sync operation to", "successfully synced", "-> succeeded", "-\\u003e succeeded",
+    # argocd-operation-stuck: auto-sync skipped behind a running operation (rules/argocd_app.py).
+    "another operation is",
+    # argocd-update-revision-mismatch (rules/kargo_steps.py MISMATCH_LOG).
+    "not match desired revision",
+    # verification-rbac-forbidden and the RBAC checklist: what a verification Job was denied
+    # (rules/kargo_common.py FORBIDDEN_LINE, modes/rbac.py).
+    "forbidden",
+)
+
+_WORSE = "(?i:warn|error|fatal|panic|dpanic)"  # the start of every level in KEEP_LEVELS, as written
+_LEVEL_HINTS = (
+    rf'"level"\s*:\s*"(?:{_WORSE}|[^"]*\\)',  # JSON (a value with an escape in it is parsed to be sure)
+    rf'level="?{_WORSE}',  # logfmt
+    rf"\t{_WORSE}",  # zap console: the level is the second tab-separated field
+    r"^(?:\S+ )?[WEF]\d{4} \d\d:\d\d:\d\d",  # klog, after the kubectl prefix if any
+)
+# The raw-line test: true for every line the parse would give a KEEP_LEVELS
+# level, and for every line holding a KEEP_PHRASES phrase.
+KEEP_PATTERN = "|".join([*_LEVEL_HINTS, "(?i:" + "|".join(re.escape(p) for p in KEEP_PHRASES) + ")"])
+
+# Files are read in slices of about this many bytes, cut at line ends, and the
+# kept lines parsed this many at a time: the memory a parse takes is a few times
+# that of the lines it parses.
+CHUNK_BYTES = 8 * 1024**2
+PARSE_BATCH = 65_536
+
+# ------------------------------------------------------------------ parsing
+
 _PREFIX = r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) "
 # One logfmt pair: a key, then a Go-quoted value (with escapes) or a bare one.
 # Scanning pairs left to right never starts a match inside a quoted value.
@@ -60,6 +160,21 @@ _PAIR = r'[^\s="]+=(?:"(?:[^"\\]|\\.)*"|[^\s"]*)'
 # A placeholder for an escaped backslash while other escapes are undone; NUL
 # bytes never reach the parser (they are replaced on reading).
 _BACKSLASH = "\x00"
+
+# The keys a line's fields are read from (JSON: top-level keys, the last one
+# when repeated, as json.loads does; logfmt: the last pair of that key).
+_KEYS = ("msg", "message", "level", "ts", "time", "error", "grpc.error", "app-namespace", "application", "app",
+         "namespace", "stage", "promotion", "freight", "kind", "name")
+_KEY_COLUMNS = {key: f"\x1f{key}" for key in _KEYS}  # names no input column has
+_FIRST_NAMESPACE = "\x1ffirst namespace"
+_JSON_STRUCT = pl.Struct(dict.fromkeys(_KEYS, pl.String))
+_ANY_KEY = "|".join(re.escape(key) for key in _KEYS)
+# JSON objects the decoder would read unlike a JSON path, read by path instead:
+# a wanted key holding no string (the decoder renders numbers its own way), a
+# surrogate escape (a path refuses a lone one), an escaped letter, dash or dot
+# (a key could be spelled so), and deep nesting (a path gives up past 128 levels).
+_JSON_BY_PATH = rf'"(?:{_ANY_KEY})"\s*:\s*[^"\s]|\\u[dD][89abAB]|\\u00(?:2[dDeE]|[46][1-9a-fA-F]|[57][0-9aA])'
+_MAX_BRACKETS = 64
 
 
 def _unquote(value: pl.Expr) -> pl.Expr:
@@ -76,16 +191,7 @@ def _unquote(value: pl.Expr) -> pl.Expr:
     return pl.when(value.str.starts_with('"')).then(unescaped).otherwise(value)
 
 
-def _logfmt(pairs: pl.Expr, key: str) -> pl.Expr:
-    """The value of ``key`` among the line's logfmt pairs (the last one when repeated)."""
-    prefix = key + "="
-    raw = pairs.list.eval(
-        pl.element().filter(pl.element().str.starts_with(prefix)).str.slice(len(prefix))
-    ).list.last()
-    return _unquote(raw)
-
-
-def _json(doc: pl.Expr, key: str) -> pl.Expr:
+def _json_path(doc: pl.Expr, key: str) -> pl.Expr:
     """The value of ``key`` in a JSON object (the last one when repeated, as json.loads does)."""
     return doc.str.json_path_match(f"$['{key}']")
 
@@ -95,9 +201,88 @@ def _json_first(doc: pl.Expr, key: str) -> pl.Expr:
     return doc.str.extract(rf'"{key}":"((?:[^"\\]|\\.)*)"', 1).str.replace_all(r'\\"', '"')
 
 
+def _json_fields(doc: pl.Series) -> pl.DataFrame:
+    """One string column per key of ``_KEYS``: what ``$['key']`` gives for each document.
+
+    Each object is decoded once for all keys; the few the decoder would read
+    differently (see ``_JSON_BY_PATH``; invalid JSON when the decoder refuses a
+    batch) are read key by key with JSON paths, and so are the keys an object
+    repeats (the decoder keeps the first, a path the last).
+    """
+    frame = pl.DataFrame({"doc": doc}).with_row_index("row").filter(pl.col("doc").is_not_null())
+    d = pl.col("doc")
+    easy = frame.filter(d.str.starts_with("{") & ~d.str.contains(_JSON_BY_PATH)
+                        & (d.str.count_matches(r"[\[{]", literal=False) < _MAX_BRACKETS))
+    decoded = _decode(easy)
+    if decoded is None:  # some object is not JSON: only those a path reads go to the decoder
+        easy = easy.filter(d.str.json_path_match("$").is_not_null())
+        decoded = _decode(easy)
+        if decoded is None:
+            easy, decoded = easy.clear(), pl.DataFrame(schema={"row": pl.UInt32, **dict.fromkeys(_KEYS, pl.String)})
+    # A key the object repeats: the last value, by path.
+    keys = pl.col("keys")
+    repeated = (
+        easy.select("row", d.str.extract_all(rf'"(?:{_ANY_KEY})"\s*:').alias("keys"))
+        .filter(keys.list.len() > keys.list.n_unique())
+        .explode("keys")
+        .group_by("row", "keys").agg(pl.len().alias("n"))
+        .filter(pl.col("n") > 1)
+        .select("row", keys.str.extract(r'^"(.*)"', 1).alias("key"))
+    )
+    if repeated.height:
+        docs = easy.join(repeated, on="row")
+        for key in repeated.get_column("key").unique().to_list():
+            fix = docs.filter(pl.col("key") == key).select("row", _json_path(d, key).alias(key))
+            decoded = decoded.update(fix, on="row", include_nulls=True)
+    parts = [decoded]
+    hard = frame.join(easy.select("row"), on="row", how="anti")
+    if hard.height:
+        parts.append(hard.select("row", *(_json_path(d, key).alias(key) for key in _KEYS)))
+    found = pl.concat(parts, how="vertical")
+    return (
+        pl.DataFrame({"row": pl.int_range(len(doc), dtype=pl.UInt32, eager=True)})
+        .join(found, on="row", how="left", maintain_order="left").drop("row")
+    )
+
+
+def _decode(docs: pl.DataFrame) -> pl.DataFrame | None:
+    try:
+        return docs.select("row", pl.col("doc").str.json_decode(_JSON_STRUCT).alias("s")).unnest("s")
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        return None
+
+
+def _logfmt_fields(pairs: pl.Series) -> pl.DataFrame:
+    """One string column per key of ``_KEYS``: the unquoted value of the last pair of that key."""
+    long = (
+        pl.DataFrame({"pair": pairs}).with_row_index("row")
+        .explode("pair").filter(pl.col("pair").is_not_null())
+        .select("row", pl.col("pair").str.splitn("=", 2).struct.rename_fields(["key", "value"]).alias("kv"))
+        .unnest("kv")
+        .filter(pl.col("key").is_in(_KEYS))
+    )
+    last = long.group_by("row", "key", maintain_order=True).agg(pl.col("value").last())
+    wide = last.pivot(on="key", index="row", values="value") if last.height else pl.DataFrame(schema={"row": pl.UInt32})
+    wide = wide.select("row", *(_unquote(pl.col(k)).alias(k) if k in wide.columns else pl.lit(None, pl.String).alias(k)
+                                for k in _KEYS))
+    return (
+        pl.DataFrame({"row": pl.int_range(len(pairs), dtype=pl.UInt32, eager=True)})
+        .join(wide, on="row", how="left", maintain_order="left").drop("row")
+    )
+
+
+def _utc(values: pl.Series) -> pl.Series:
+    """RFC 3339 strings -> UTC datetimes, the same for each value whatever values it comes with.
+
+    polars infers one format family per column from its first parseable value;
+    a leading RFC 3339 value pins it, so which lines are parsed together never
+    changes a line's time.
+    """
+    pinned = pl.concat([pl.Series(values.name, ["1970-01-01T00:00:00Z"], pl.String), values.cast(pl.String)])
+    return pl.select(utc(pl.lit(pinned))).to_series().slice(1).alias(values.name)
+
+
 def _read_lines(data: bytes) -> pl.DataFrame:
-    if not data.strip():
-        return pl.DataFrame(schema={"line": pl.String})
     return pl.read_csv(
         io.BytesIO(data.replace(b"\x00", b" ").replace(b"\x1f", b" ")),
         has_header=False,
@@ -107,6 +292,34 @@ def _read_lines(data: bytes) -> pl.DataFrame:
         encoding="utf8-lossy",
         truncate_ragged_lines=True,
     )
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    """``data`` in slices of about CHUNK_BYTES that end at line ends."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + CHUNK_BYTES - 1)
+        end = len(data) if end < 0 else end + 1
+        yield data[start:end]
+        start = end
+
+
+def line_count(data: bytes) -> int:
+    """How many lines a file has, as ``line_no`` counts them (blank ones too)."""
+    if not data or data.isspace():
+        return 0
+    return data.count(b"\n") + (not data.endswith(b"\n"))
+
+
+def _numbered(data: bytes) -> Iterator[pl.DataFrame]:
+    """The lines of ``data`` (``line_no``, ``line``; blank ones counted), a slice at a time."""
+    if not data or data.isspace():
+        return
+    seen = 0
+    for chunk in _chunks(data):
+        lines = _read_lines(chunk).with_row_index("line_no", offset=seen + 1)
+        seen += lines.height
+        yield lines
 
 
 def component_expr(pod: pl.Expr) -> pl.Expr:
@@ -122,8 +335,115 @@ def component_of(pod: str) -> str:
     return pl.select(component_expr(pl.lit(pod))).item()
 
 
-def _all_lines(logs: list[LogFile]) -> pl.DataFrame:
-    """Every line of every file, numbered within its file, with the file's identity."""
+def _parse(lines: pl.DataFrame) -> pl.DataFrame:
+    """Lines (``file``, ``line_no``, ``line``) -> rows with every field but the file's identity."""
+    line, prefix = pl.col("line"), pl.col("prefix_time")
+    frame = lines.with_columns(line.str.extract(_PREFIX, 1).alias("prefix_time"))
+    # The line without its prefix (an ASCII timestamp and a space).
+    frame = frame.with_columns(
+        pl.when(prefix.is_null()).then(line).otherwise(line.str.slice(prefix.str.len_bytes() + 1)).alias("body"))
+    b = pl.col("body")
+    kind = (
+        pl.when(b.str.starts_with("{")).then(pl.lit("json"))
+        .when(b.str.contains(r"^\d{4}-\d\d-\d\dT\S+\t[A-Za-z]+\t")).then(pl.lit("console"))
+        .when(b.str.starts_with('time="')).then(pl.lit("logfmt"))
+        .when(b.str.contains(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")).then(pl.lit("klog"))
+        .otherwise(pl.lit("plain"))
+    )
+    frame = frame.with_columns(kind.alias("format"))
+    fmt = pl.col("format")
+
+    def body_of(name: str) -> pl.Expr:
+        """The body of the lines of one format, null for the others: what a costly function runs on."""
+        return pl.when(fmt == name).then(b)
+
+    frame = frame.with_columns(body_of("console").str.split("\t").alias("parts"))
+    parts = pl.col("parts")
+    frame = frame.with_columns(
+        pl.when(fmt == "json").then(b).when(fmt == "console").then(parts.list.get(4, null_on_oob=True)).alias("doc"),
+        body_of("logfmt").str.extract_all(_PAIR).alias("pairs"),
+    )
+    json_fields = _json_fields(frame.get_column("doc"))
+    logfmt_fields = _logfmt_fields(frame.get_column("pairs"))
+    frame = frame.with_columns(
+        *(pl.coalesce(json_fields.get_column(k), logfmt_fields.get_column(k)).alias(c) for k, c in _KEY_COLUMNS.items()),
+        pl.when(fmt.is_in(["json", "console"])).then(_json_first(pl.col("doc"), "namespace"))
+        .otherwise(logfmt_fields.get_column("namespace")).alias(_FIRST_NAMESPACE),
+    )
+
+    def field(key: str) -> pl.Expr:
+        return pl.col(_KEY_COLUMNS[key])
+
+    message = (
+        pl.when(fmt == "json").then(pl.coalesce(field("msg"), field("message")))
+        .when(fmt == "console").then(parts.list.get(3, null_on_oob=True))
+        .when(fmt == "logfmt").then(field("msg"))
+        .when(fmt == "klog").then(body_of("klog").str.replace(r"^\S+ \S+\s+\d+ [^\]]*\] ", ""))
+        .otherwise(b)
+    )
+    level = (
+        pl.when(fmt.is_in(["json", "logfmt"])).then(field("level"))
+        .when(fmt == "console").then(parts.list.get(1, null_on_oob=True))
+        .when(fmt == "klog").then(b.str.slice(0, 1).replace({"I": "info", "W": "warning", "E": "error", "F": "fatal"}))
+    ).str.to_lowercase().replace({"warn": "warning", "dpanic": "panic"})
+    own_time = (
+        pl.when(fmt == "json").then(pl.coalesce(field("ts"), field("time")))
+        .when(fmt == "console").then(parts.list.get(0, null_on_oob=True))
+        .when(fmt == "logfmt").then(field("time"))
+    )
+    frame = frame.with_columns(own_time.alias("own_time"), message.alias("message"))
+    frame = frame.filter(pl.col("message").is_not_null() & (pl.col("message").str.strip_chars() != ""))
+    frame = frame.with_columns(_utc(frame.get_column("prefix_time")))
+    # A line's own clock counts only without kubectl's.
+    frame = frame.with_columns(pl.when(prefix.is_null()).then(pl.col("own_time")).alias("own_time"))
+    frame = frame.with_columns(_utc(frame.get_column("own_time")).alias("own_utc"))
+    # zap writes ``ts`` as epoch seconds unless told otherwise.
+    epoch = (pl.col("own_time").cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64, strict=False)
+    own = pl.coalesce(pl.col("own_utc"), in_range(pl.from_epoch(epoch, time_unit="us").dt.replace_time_zone("UTC")))
+    # Argo CD v2.5-v2.11 (and some later lines) write application=<namespace>/<name>.
+    application = pl.coalesce(field("application"), field("app"))
+    qualified_ns = application.str.extract(r"^([^/]+)/", 1)
+    has_app = application.is_not_null()
+    argo_ns = pl.coalesce(field("app-namespace"), qualified_ns)
+    has_kind = field("kind").is_not_null()
+    return frame.select(
+        "file",
+        pl.col("line_no").cast(pl.UInt32),
+        # kubectl's prefix is the kubelet's receive time: the most reliable clock.
+        pl.coalesce(pl.col("prefix_time"), own).alias("time"),
+        fmt.alias("format"),
+        level.alias("level"),
+        "message",
+        pl.coalesce(field("error"), field("grpc.error")).alias("error"),
+        pl.coalesce(argo_ns, pl.col(_FIRST_NAMESPACE)).alias("object_namespace"),
+        field("stage").alias("stage"),
+        field("promotion").alias("promotion"),
+        field("freight").alias("freight"),
+        application.str.replace(r"^.*/", "").alias("app"),
+        pl.when(has_app).then(pl.coalesce(argo_ns, field("namespace"))).alias("app_namespace"),
+        field("kind").alias("resource_kind"),
+        pl.when(has_kind).then(field("name")).alias("resource_name"),
+        pl.when(has_kind).then(field("namespace")).alias("resource_namespace"),
+    )
+
+
+def _first_row(data: bytes, file: int) -> pl.DataFrame | None:
+    """The first line of a file that parses to a row (short windows first: it is usually line 1)."""
+    for lines in _numbered(data):
+        lines = lines.with_columns(pl.lit(file, pl.Int64).alias("file"))
+        start, size = 0, 64
+        while start < lines.height:
+            rows = _parse(lines.slice(start, size))
+            if rows.height:
+                return rows.head(1)
+            start, size = start + size, size * 16
+    return None
+
+
+def load_logs(logs: list[LogFile], *, every_line: bool = False) -> pl.DataFrame:
+    """The kept lines of every file (see the module's docstring); ``every_line``: all of them."""
+    if not logs:
+        return pl.DataFrame(schema=LOG_SCHEMA)
     files = pl.DataFrame(
         {
             "file": list(range(len(logs))),
@@ -136,92 +456,49 @@ def _all_lines(logs: list[LogFile]) -> pl.DataFrame:
         schema={"file": pl.Int64, "source": pl.String, "namespace": pl.String, "pod": pl.String,
                 "container": pl.String, "previous": pl.Boolean},
     ).with_columns(component_expr(pl.col("pod")).alias("component"))
-    parts = [
-        _read_lines(log.data).with_row_index("line_no", offset=1).with_columns(pl.lit(i, pl.Int64).alias("file"))
-        for i, log in enumerate(logs)
-    ]
-    return pl.concat(parts, how="vertical").join(files, on="file", how="left")
-
-
-def _parse(lines: pl.DataFrame) -> pl.DataFrame:
-    line = pl.col("line")
-    body = pl.coalesce(line.str.replace(_PREFIX, ""), line)
-    kind = (
-        pl.when(body.str.starts_with("{")).then(pl.lit("json"))
-        .when(body.str.contains(r"^\d{4}-\d\d-\d\dT\S+\t[A-Za-z]+\t")).then(pl.lit("console"))
-        .when(body.str.contains(r'^time="')).then(pl.lit("logfmt"))
-        .when(body.str.contains(r"^[IWEF]\d{4} \d\d:\d\d:\d\d")).then(pl.lit("klog"))
-        .otherwise(pl.lit("plain"))
+    parsed = [_parse(lines) for lines in _batches(_kept_lines(logs, every_line))]
+    rows = pl.concat(parsed, how="vertical") if parsed else _parse(_no_lines())
+    if not every_line:
+        have = set(rows.get_column("file").unique().to_list())
+        extra = [row for i, log in enumerate(logs) if i not in have and (row := _first_row(log.data, i)) is not None]
+        if extra:
+            rows = pl.concat([rows, *extra], how="vertical").sort("file", "line_no", maintain_order=True)
+    return (
+        rows.join(files, on="file", how="left", maintain_order="left")
+        .select(list(LOG_SCHEMA)).cast(LOG_SCHEMA)  # type: ignore[arg-type]
     )
-    frame = lines.with_columns(body.alias("body"), kind.alias("format"), line.str.extract(_PREFIX, 1).alias("prefix_time"))
-    b, fmt = pl.col("body"), pl.col("format")
-    parts = b.str.split("\t")
-    frame = frame.with_columns(
-        pl.when(fmt == "json").then(b).when(fmt == "console").then(parts.list.get(4, null_on_oob=True)).alias("doc"),
-        pl.when(fmt == "logfmt").then(b.str.extract_all(_PAIR)).alias("pairs"),
-    )
-    doc, pairs = pl.col("doc"), pl.col("pairs")
-
-    def field(key: str) -> pl.Expr:
-        return pl.when(fmt.is_in(["json", "console"])).then(_json(doc, key)).when(fmt == "logfmt").then(_logfmt(pairs, key))
-
-    def first(key: str) -> pl.Expr:
-        return pl.when(fmt.is_in(["json", "console"])).then(_json_first(doc, key)).when(fmt == "logfmt").then(_logfmt(pairs, key))
-
-    message = (
-        pl.when(fmt == "json").then(pl.coalesce(_json(b, "msg"), _json(b, "message")))
-        .when(fmt == "console").then(parts.list.get(3, null_on_oob=True))
-        .when(fmt == "logfmt").then(_logfmt(pairs, "msg"))
-        .when(fmt == "klog").then(b.str.replace(r"^\S+ \S+\s+\d+ [^\]]*\] ", ""))
-        .otherwise(b)
-    )
-    level = (
-        pl.when(fmt == "json").then(_json(b, "level"))
-        .when(fmt == "console").then(parts.list.get(1, null_on_oob=True))
-        .when(fmt == "logfmt").then(_logfmt(pairs, "level"))
-        .when(fmt == "klog").then(b.str.slice(0, 1).replace({"I": "info", "W": "warning", "E": "error", "F": "fatal"}))
-    ).str.to_lowercase().replace({"warn": "warning", "dpanic": "panic"})
-    own_time = (
-        pl.when(fmt == "json").then(pl.coalesce(_json(b, "ts"), _json(b, "time")))
-        .when(fmt == "console").then(parts.list.get(0, null_on_oob=True))
-        .when(fmt == "logfmt").then(_logfmt(pairs, "time"))
-    )
-    # zap writes ``ts`` as epoch seconds unless told otherwise.
-    epoch = (own_time.cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64, strict=False)
-    own = pl.coalesce(utc(own_time), pl.from_epoch(epoch, time_unit="us").dt.replace_time_zone("UTC"))
-    # Argo CD v2.5-v2.11 (and some later lines) write application=<namespace>/<name>.
-    application = pl.coalesce(field("application"), field("app"))
-    qualified_ns = application.str.extract(r"^([^/]+)/", 1)
-    has_app = application.is_not_null()
-    argo_ns = pl.coalesce(field("app-namespace"), qualified_ns)
-    parsed = frame.select(
-        "source", "namespace", "pod", "container", "component", "previous",
-        pl.col("line_no").cast(pl.UInt32),
-        # kubectl's prefix is the kubelet's receive time: the most reliable clock.
-        pl.coalesce(utc(pl.col("prefix_time")), own).alias("time"),
-        fmt.alias("format"),
-        level.alias("level"),
-        message.alias("message"),
-        pl.coalesce(field("error"), field("grpc.error")).alias("error"),
-        pl.coalesce(argo_ns, first("namespace")).alias("object_namespace"),
-        field("stage").alias("stage"),
-        field("promotion").alias("promotion"),
-        field("freight").alias("freight"),
-        application.str.replace(r"^.*/", "").alias("app"),
-        pl.when(has_app).then(pl.coalesce(argo_ns, field("namespace"))).alias("app_namespace"),
-        field("kind").alias("resource_kind"),
-        pl.when(field("kind").is_not_null()).then(field("name")).alias("resource_name"),
-        pl.when(field("kind").is_not_null()).then(field("namespace")).alias("resource_namespace"),
-    )
-    return parsed.filter(pl.col("message").is_not_null() & (pl.col("message").str.strip_chars() != ""))
 
 
-def load_logs(logs: list[LogFile]) -> pl.DataFrame:
-    if not logs:
-        return pl.DataFrame(schema=LOG_SCHEMA)
-    return _parse(_all_lines(logs)).cast(LOG_SCHEMA)  # type: ignore[arg-type]
+def _kept_lines(logs: list[LogFile], every_line: bool) -> Iterator[pl.DataFrame]:
+    """The kept lines (``line_no``, ``line``, ``file``) of each slice of each file."""
+    keep = pl.col("line").str.contains(KEEP_PATTERN)
+    # A filtered string column still holds the buffers of every line it came
+    # from: the kept lines are copied out so that the slice they came from goes.
+    copied = pl.concat_str([pl.col("line"), pl.lit("")])
+    for i, log in enumerate(logs):
+        for lines in _numbered(log.data):
+            kept = lines if every_line else lines.filter(keep).with_columns(copied)
+            yield kept.with_columns(pl.lit(i, pl.Int64).alias("file"))
+
+
+def _batches(parts: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """``parts`` joined into frames of at least PARSE_BATCH lines (the last may be shorter)."""
+    pending: list[pl.DataFrame] = []
+    size = 0
+    for part in parts:
+        pending.append(part)
+        size += part.height
+        if size >= PARSE_BATCH:
+            yield pl.concat(pending, how="vertical")
+            pending, size = [], 0
+    if size:
+        yield pl.concat(pending, how="vertical")
+
+
+def _no_lines() -> pl.DataFrame:
+    return pl.DataFrame(schema={"line_no": pl.UInt32, "line": pl.String, "file": pl.Int64})
 
 
 def parse_log(log: LogFile) -> pl.DataFrame:
-    """One file's lines (tests and tools); the analysis parses all files in one pass."""
-    return load_logs([log])
+    """Every line of one file (tests and tools); the analysis keeps fewer (:func:`load_logs`)."""
+    return load_logs([log], every_line=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from analyzer.frames.build import utc
+
 TIMELINE_SCHEMA = {
     "time": pl.Datetime("us", "UTC"),
     "category": pl.String,  # event, condition, promotion, step, operation, container, verification, log
@@ -98,8 +100,7 @@ def _promotions(f) -> pl.DataFrame:
     steps = (
         p.select("namespace", "name", "stage", "source", pl.col("step_metadata"))
         .explode("step_metadata").filter(pl.col("step_metadata").is_not_null()).unnest("step_metadata")
-        .with_columns(pl.col("startedAt").str.to_datetime(time_zone="UTC", strict=False).alias("step_started"),
-                      pl.col("finishedAt").str.to_datetime(time_zone="UTC", strict=False).alias("step_finished"))
+        .with_columns(utc(pl.col("startedAt")).alias("step_started"), utc(pl.col("finishedAt")).alias("step_finished"))
     )
     step_common = dict(category=pl.lit("step"), object_kind=pl.lit("Promotion"), object_namespace=pl.col("namespace"),
                        object_name=pl.col("name"), stage=pl.col("stage"), source=pl.col("source"))

@@ -9,6 +9,7 @@ import polars as pl
 
 from analyzer.catalog import Raw, make_finding
 from analyzer.findings import Finding, Subject
+from analyzer.frames.build import utc
 from analyzer.rules import rule
 from analyzer.rules.common import (
     FAILED_PROMOTION,
@@ -206,7 +207,7 @@ def promotion_stuck(frames) -> list[Finding]:
     promos = frames.promotions.with_columns(
         pl.coalesce(
             "started_at",
-            pl.col("step_metadata").list.eval(pl.element().struct.field("startedAt")).list.drop_nulls().list.first().str.to_datetime(time_zone="UTC", strict=False),
+            utc(pl.col("step_metadata").list.eval(pl.element().struct.field("startedAt")).list.drop_nulls().list.first()),
             "created",
         ).alias("since"),
         pl.col("phase").fill_null("Pending").alias("phase"),
