@@ -236,7 +236,7 @@ class _HeaderTooLarge(Exception):
 class _CheckedTarInfo(tarfile.TarInfo):
     """Refuses a long-name or pax header record that tarfile would read whole into memory."""
 
-    def _proc_member(self, tar):  # noqa: ANN001 (tarfile's own signature)
+    def _proc_member(self, tar):
         if self.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
                          tarfile.SOLARIS_XHDTYPE) and self.size > MAX_HEADER_BYTES:
             raise _HeaderTooLarge(self.size)

@@ -33,6 +33,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
@@ -104,12 +105,14 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _PUBLIC_SECRET_KEYS = {"ca.crt", "tls.crt", "service-ca.crt", "ca-bundle.crt", "ca.pem", "cert.pem"}
 
 
+@lru_cache(maxsize=4096)
 def secret_key(key: str) -> bool:
     """collector.sh ``secretish``: a key whose value is hidden whatever it is."""
     k = key.lower()
     return bool(_SECRET_KEY.search(k)) and not _NOT_SECRET_KEY.search(k)
 
 
+@lru_cache(maxsize=4096)
 def suspicious_key(key: str) -> bool:
     k = key.lower()
     return bool(_SUSPICIOUS_KEY.search(k)) and not _NOT_SECRET_KEY.search(k)
@@ -165,28 +168,36 @@ _PEM_CUT = _rep(
     rf"{_PEM_BEGIN}((?:[ \t]*[A-Za-z0-9+/=]{{8,}}[A-Za-z0-9+/= \t]*)?"
     r"(?:(?:\r?\n|\\r?\\n)(?:\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d) )?[ \t]*[A-Za-z0-9+/=]{8,}[ \t]*)*)")
 
-# (rule, pattern, group holding the secret, cheap literal that must occur first or None)
-_SIMPLE: list[tuple[str, re.Pattern, int, str | None]] = [
-    ("url-credentials", _rep(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://([^/@\s\"'\\<>:]*:[^/@\s\"'\\<>]+)@"), 1, "://"),
-    ("url-credentials", _rep(r"\bhttps?://([A-Za-z0-9._~%+-]{16,})@"), 1, "://"),
+# (rule, pattern, group holding the secret, words of which one must occur in the
+# lower-cased text for the pattern to be tried: a substring test is far cheaper
+# than a regex pass over a large log). Patterns start with a literal where they
+# can, so that the regex engine skips to it.
+_SIMPLE: list[tuple[str, re.Pattern, int, tuple[str, ...]]] = [
+    ("url-credentials", _rep(r"://([^/@\s\"'\\<>:]*:[^/@\s\"'\\<>]+)@"), 1, ("://",)),
+    ("url-credentials", _rep(r"://([A-Za-z0-9._~%+-]{16,})@"), 1, ("://",)),
     ("authorization-header", _rep(
-        r"(?i)\bauthorization\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
+        r"(?i)authorization\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
         r"((?:basic|bearer|token|digest|negotiate|bot|aws4-hmac-sha256)[ \t]+[^\s\"'\\,;]+|[A-Za-z0-9._~+/=-]{16,})"),
-     1, None),
-    ("bearer-token", _rep(r"(?i)\bbearer[ \t]+([A-Za-z0-9._~+/=-]{16,})"), 1, None),
-    ("aws-access-key", _rep(r"(?<![A-Z0-9])((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})(?![A-Z0-9])"), 1, None),
-    ("github-token", _rep(r"\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"), 1, None),
-    ("gitlab-token", _rep(r"\b(gl(?:pat|dt|rt|ptt|cbt|oas|soat)-[A-Za-z0-9_-]{20,})"), 1, "gl"),
-    ("slack-token", _rep(r"\b(xox[abposr]-[A-Za-z0-9-]{10,})"), 1, "xox"),
-    ("slack-webhook", _rep(r"(?i)hooks\.slack\.com/services/([A-Za-z0-9/_-]+)"), 1, None),
-    ("jwt", _rep(r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"), 1, "eyJ"),
-    ("docker-config-auth", _rep(r"\\?\"auth\\?\"[ \t]*:[ \t]*\\?\"([A-Za-z0-9+/=]{4,})"), 1, "auth"),
-    ("cli-secret-flag", _rep(r"\bsshpass[ \t]+-p[ \t]*[\"']?([^ \t\"'\r\n]+)"), 1, "sshpass"),
-    ("azure-storage-key", _rep(r"(?i)\b(?:AccountKey|SharedAccessKey)=([^;\"'\s\\]+)"), 1, None),
-    ("azure-sas-signature", _rep(r"[?&]sig=([A-Za-z0-9%+/=._-]{16,})"), 1, "sig="),
-    ("gcp-api-key", _rep(r"\b(AIza[0-9A-Za-z_-]{35})"), 1, "AIza"),
-    ("npm-token", _rep(r"\b(npm_[A-Za-z0-9]{36})"), 1, "npm_"),
-    ("atlassian-token", _rep(r"\b(ATBB[A-Za-z0-9_=.-]{24,}|AT(?:ATT|CTT)3[A-Za-z0-9_=.-]{40,})"), 1, "AT"),
+     1, ("authorization",)),
+    ("bearer-token", _rep(r"(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,})"), 1, ("bearer",)),
+    ("aws-access-key", _rep(r"(?<![A-Z0-9])((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})(?![A-Z0-9])"), 1,
+     ("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa")),
+    ("github-token", _rep(r"(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"), 1,
+     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
+    ("gitlab-token", _rep(r"(gl(?:pat|dt|rt|ptt|cbt|oas|soat)-[A-Za-z0-9_-]{20,})"), 1,
+     ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glsoat-")),
+    ("slack-token", _rep(r"(xox[abposr]-[A-Za-z0-9-]{10,})"), 1, ("xox",)),
+    ("slack-webhook", _rep(r"(?i)hooks\.slack\.com/services/([A-Za-z0-9/_-]+)"), 1, ("hooks.slack.com",)),
+    ("jwt", _rep(r"(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"), 1, ("eyj",)),
+    ("docker-config-auth", _rep(r"\"auth\\?\"[ \t]*:[ \t]*\\?\"([A-Za-z0-9+/=]{4,})"), 1, ('"auth',)),
+    ("cli-secret-flag", _rep(r"sshpass[ \t]+-p[ \t]*[\"']?([^ \t\"'\r\n]+)"), 1, ("sshpass",)),
+    ("azure-storage-key", _rep(r"(?i)(?:AccountKey|SharedAccessKey)=([^;\"'\s\\]+)"), 1,
+     ("accountkey=", "sharedaccesskey=")),
+    ("azure-sas-signature", _rep(r"[?&]sig=([A-Za-z0-9%+/=._-]{16,})"), 1, ("sig=",)),
+    ("gcp-api-key", _rep(r"(AIza[0-9A-Za-z_-]{35})"), 1, ("aiza",)),
+    ("npm-token", _rep(r"(npm_[A-Za-z0-9]{36})"), 1, ("npm_",)),
+    ("atlassian-token", _rep(r"(ATBB[A-Za-z0-9_=.-]{24,}|AT(?:ATT|CTT)3[A-Za-z0-9_=.-]{40,})"), 1,
+     ("atbb", "atatt3", "atctt3")),
 ]
 
 # Key-value forms whose key decides: "key": "value" (also inside an escaped
@@ -206,14 +217,25 @@ _ENV_JSON_LINES = _rep(r"(?m)^[ \t]*\"name\":[ \t]*\"([^\"\\\n]*)\",[ \t]*\r?\n[
 _ENV_YAML_LINES = _rep(r"(?m)^([ \t]*)-[ \t]+name:[ \t]*[\"']?([^\"'\s]+)[\"']?[ \t]*\r?\n\1[ \t]+value:[ \t]*(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)'|([^\s\"'|>][^\r\n]*?))[ \t]*\r?$")
 _CLI_JSON_LINES = _rep(r"(?m)^[ \t]*\"--([A-Za-z0-9_-]+)\",?[ \t]*\r?\n[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
 _CLI_YAML_LINES = _rep(r"(?m)^([ \t]*)-[ \t]+[\"']?--([A-Za-z0-9_-]+)[\"']?[ \t]*\r?\n\1-[ \t]+(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)'|([^\s\"'][^\r\n]*?))[ \t]*\r?$")
+_BLOCK_START = _rep(r":[ \t]*[|>][-+0-9]*[ \t]*\r?\n")
 _YAML_BLOCK = _rep(r"(?m)^([ \t]*)(?:-[ \t]+)?([A-Za-z0-9_./-]{1,100})[ \t]*:[ \t]*[|>][-+0-9]*[ \t]*\r?\n((?:\1[ \t]+[^\r\n]*(?:\r?\n|$)|[ \t]*\r?\n)+)")
 
-# Cheap pre-filter: a text none of these occur in has nothing to find.
-_TRIGGER = re.compile(
-    r"(?i)private key|://|authoriz|bearer|akia|asia|agpa|aida|aroa|anpa|anva|aipa|gh[pousr]_|github_pat_|gl[a-z]{1,4}-"
-    r"|xox|hooks\.slack|eyj|auth|sshpass|--|passw|passphrase|secret|token|api.?key|access.?key|private.?key|client.?key"
-    r"|credential|keydata|certkey|accountkey|sig=|aiza|npm_|atbb|atatt|atctt|sig|hmac|salt|cookie|session|dsn|pass|pwd"
-    r"|cred|seed|nonce|webhook|conn|key")
+# Cheap pre-filter: a text none of these occur in (lower-cased) has nothing to
+# find. Substring tests run at memory speed; one big regex alternation would not.
+_TRIGGER_WORDS = (
+    "key", "pass", "pwd", "secret", "token", "auth", "cred", "bearer", "://", "--", "eyj", "sig", "hmac", "salt",
+    "cookie", "session", "dsn", "seed", "nonce", "webhook", "conn", "akia", "asia", "agpa", "aida", "aroa", "anpa",
+    "anva", "aipa", "gh", "gl", "xox", "hooks.slack", "aiza", "npm_", "atbb", "atatt", "atctt",
+)
+
+
+def _may_hold_secrets(text: str) -> bool:
+    if len(text) > 1 << 20:  # one pass of Aho-Corasick instead of a pass per word
+        import polars as pl
+
+        return bool(pl.Series([text]).str.contains_any(list(_TRIGGER_WORDS), ascii_case_insensitive=True).item())
+    low = text.lower()
+    return any(word in low for word in _TRIGGER_WORDS)
 
 
 def _group_span(m: re.Match, *groups: int) -> tuple[int, int, str] | None:
@@ -225,8 +247,9 @@ def _group_span(m: re.Match, *groups: int) -> tuple[int, int, str] | None:
 
 def find_spans(text: str) -> list[Span]:
     """Where the secret parts of ``text`` are, by rule; overlapping finds keep the first and longest."""
-    if not _TRIGGER.search(text):
+    if not _may_hold_secrets(text):
         return []
+    low = text.lower()
     found: list[Span] = []
 
     def add(start: int, end: int, rule: str, value: str, quoted: bool = True, key: str | None = None) -> None:
@@ -241,15 +264,16 @@ def find_spans(text: str) -> list[Span]:
             add(m.start(1), m.end(1), "pem-private-key", m.group(1))
         for m in _PEM_CUT.finditer(text):
             add(m.start(1), m.end(1), "pem-private-key", m.group(1))
-    for rule, pattern, group, literal in _SIMPLE:
-        if literal is not None and literal not in text:
+    for rule, pattern, group, words in _SIMPLE:
+        if not any(word in low for word in words):
             continue
         for m in pattern.finditer(text):
             add(m.start(group), m.end(group), rule, m.group(group))
-    if '"name"' in text or '\\"name\\"' in text or "name:" in text:
+    if ('"name"' in text or '\\"name\\"' in text) and "value" in text:
         for pattern in (_ENV_COMPACT, _ENV_COMPACT_ESCAPED, _ENV_JSON_LINES):
             for m in pattern.finditer(text):
                 add(m.start(2), m.end(2), "env-secret-value", m.group(2), key=m.group(1))
+    if "name:" in text and "value:" in text:
         for m in _ENV_YAML_LINES.finditer(text):
             span = _group_span(m, 3, 4, 5)
             if span:
@@ -258,10 +282,10 @@ def find_spans(text: str) -> list[Span]:
         for m in _CLI_FLAG.finditer(text):
             if not m.group(2).startswith("--"):
                 add(m.start(2), m.end(2), "cli-secret-flag", m.group(2), quoted=False, key=m.group(1))
-        for m in _CLI_JSON_LINES.finditer(text):
+        for m in _CLI_JSON_LINES.finditer(text) if '"--' in text else ():
             if not m.group(2).startswith("--"):
                 add(m.start(2), m.end(2), "cli-secret-flag", m.group(2), key=m.group(1))
-        for m in _CLI_YAML_LINES.finditer(text):
+        for m in _CLI_YAML_LINES.finditer(text) if "- --" in text or "- \"--" in text or "- '--" in text else ():
             span = _group_span(m, 3, 4, 5)
             if span and not span[2].startswith("--"):
                 add(span[0], span[1], "cli-secret-flag", span[2], quoted=m.group(5) is None, key=m.group(2))
@@ -278,7 +302,7 @@ def find_spans(text: str) -> list[Span]:
                 _key_value(add, m.group(1), span[0], span[1], span[2], m.group(4) is None)
         for m in _KV_YAML_INLINE.finditer(text):
             _key_value(add, m.group(1), m.start(2), m.end(2), m.group(2), False)
-        if "|" in text or ">" in text:
+        if _BLOCK_START.search(text):
             for m in _YAML_BLOCK.finditer(text):
                 if secret_key(m.group(2)):
                     block = m.group(3).rstrip("\r\n")
@@ -292,6 +316,8 @@ def find_spans(text: str) -> list[Span]:
 
 
 def _key_value(add, key: str, start: int, end: int, value: str, quoted: bool) -> None:
+    if not _interesting_key(key):
+        return
     if key.lower().endswith("authorization"):
         if maskable(value, quoted):
             add(start, end, "authorization-header", value)
@@ -299,6 +325,11 @@ def _key_value(add, key: str, start: int, end: int, value: str, quoted: bool) ->
         add(start, end, "secret-field", value, quoted, key=key)
     elif suspicious_key(key) and high_entropy(value):
         add(start, end, "high-entropy", value)
+
+
+@lru_cache(maxsize=8192)
+def _interesting_key(key: str) -> bool:
+    return key.lower().endswith("authorization") or secret_key(key) or suspicious_key(key)
 
 
 def _resolve(spans: list[Span]) -> list[Span]:
@@ -318,7 +349,7 @@ def _resolve(spans: list[Span]) -> list[Span]:
 
 @dataclass(frozen=True)
 class Hit:
-    """One secret-looking value. ``value`` is never printed; :meth:`describe` shows a hint."""
+    """One secret-looking value. ``value`` is never printed; :attr:`hint` stands for it."""
 
     file: str
     where: str  # "line 12", or the object and field of a JSON file
@@ -326,14 +357,18 @@ class Hit:
     value: str = field(repr=False)
 
     @property
-    def hint(self) -> str:
+    def prefix(self) -> str:
+        """The first 2 characters, only of a value of 12 or more (a short one would be half given away)."""
         shown = self.value[:2] if len(self.value) >= 12 else ""
-        shown = "".join(ch if ch.isprintable() and ch.isascii() else "?" for ch in shown)
-        return f"{shown}... ({len(self.value)} chars)" if shown else f"({len(self.value)} chars)"
+        return "".join(ch if ch.isprintable() and ch.isascii() else "?" for ch in shown)
+
+    @property
+    def hint(self) -> str:
+        return f"{self.prefix}... ({len(self.value)} chars)" if self.prefix else f"({len(self.value)} chars)"
 
     def to_dict(self) -> dict:
         return {"file": self.file, "where": self.where, "rule": self.rule, "length": len(self.value),
-                "hint": self.value[:2] if len(self.value) >= 12 else ""}
+                "hint": self.prefix}
 
 
 class Redactor:
@@ -434,7 +469,7 @@ class _Walker:
         self.file = file
 
     def walk(self, root: object, path: str, owner: str, kind: str | None) -> object:
-        # Work items: (container, key, value, path, owner, kind, parent_key)
+        # Work items: (container, key in it, path, owning object, its kind, the key above)
         holder = [root]
         stack: list[tuple[object, object, str, str, str | None, str | None]] = [(holder, 0, path, owner, kind, None)]
         while stack:
@@ -691,8 +726,10 @@ def redact_bundle(path: str | os.PathLike, output: str | os.PathLike, limits: Li
     manifest: Member | None = None
     files = 0
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    # Created new (never through a link someone left in a shared directory), renamed when complete.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
             dirs: set[str] = set()
             for item in members:
