@@ -13,12 +13,16 @@ is read, and a damaged part becomes a :class:`Problem` instead of an abort.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
+import shutil
 import stat
 import tarfile
+import tempfile
+import weakref
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -86,12 +90,64 @@ class Document:
 
 @dataclass(frozen=True)
 class LogFile:
+    """One container log. Small ones are held as ``data``; a large one stays in
+    ``file`` (the tool's spool, or the bundle directory) and is read in slices."""
+
     path: str
     namespace: str
     pod: str
     container: str
     previous: bool
-    data: bytes
+    data: bytes = b""
+    file: str | None = None
+
+    def open(self) -> io.BufferedIOBase:
+        if self.file is None:
+            return io.BytesIO(self.data)
+        return _open_no_follow(self.file)
+
+    def read(self) -> bytes:
+        with self.open() as fh:
+            return fh.read()
+
+
+class Spool:
+    """The tool's own temporary directory for large log files read from a tarball,
+    so they are never all in memory; removed when the bundle is dropped or the process ends."""
+
+    def __init__(self) -> None:
+        self.path: str | None = None
+        self.count = 0
+        self._cleanup: weakref.finalize | None = None
+
+    def write(self, chunks: Iterable[bytes]) -> str:
+        if self.path is None:
+            self.path = tempfile.mkdtemp(prefix="gitops-master-")
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
+        self.count += 1
+        # Named by number, never after the member: nothing from the bundle picks a path.
+        target = os.path.join(self.path, f"{self.count}.log")
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        return target
+
+    def remove(self) -> None:
+        if self._cleanup is not None:
+            self._cleanup()
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    """A member's bytes left in a file (see :class:`Spool`)."""
+
+    file: str
+    size: int
+
+
+# Log members larger than this go to the spool rather than memory.
+SPOOL_BYTES = 1024**2
 
 
 @dataclass(frozen=True)
@@ -116,6 +172,7 @@ class Bundle:
     reference_time: datetime
     reference_time_source: str
     assumptions: list[str] = field(default_factory=list)
+    spool: Spool | None = None  # holds the large log files for as long as the bundle lives
 
     def resource_documents(self, resource: str) -> list[Document]:
         return self.documents.get(resource, [])
@@ -124,14 +181,15 @@ class Bundle:
 def open_bundle(path: str | os.PathLike, at: datetime | None = None, limits: Limits = Limits()) -> Bundle:
     """Read ``path`` into a :class:`Bundle`; raise :class:`BundleError` if it is not one."""
     shown = str(path)
-    layout, members = open_input(path, limits, wanted=_wanted)
-    files: dict[str, bytes] = {}
+    spool = Spool()
+    layout, members = open_input(path, limits, wanted=_wanted, spool=spool, spooled=_spooled)
+    files: dict[str, bytes | OnDisk] = {}
     problems: list[Problem] = []
     for item in members:
         if isinstance(item, Problem):
             problems.append(item)
         else:
-            files[item.path] = item.data
+            files[item.path] = item.data if item.file is None else OnDisk(item.file, item.size)
 
     files = _strip_top_directory(files)
     if "manifest.json" in files or any(k.startswith("cluster-resources/") for k in files):
@@ -139,6 +197,7 @@ def open_bundle(path: str | os.PathLike, at: datetime | None = None, limits: Lim
     else:
         bundle = _loose(shown, files, problems, limits)
     _set_reference_time(bundle, at)
+    bundle.spool = spool
     return bundle
 
 
@@ -153,14 +212,19 @@ class Member:
     data: bytes
     mode: int = 0o644
     mtime: float = 0.0
+    file: str | None = None  # when ``spooled`` chose it: the bytes are in this file, ``data`` is empty
+    size: int = 0
 
 
 def open_input(path: str | os.PathLike, limits: Limits = Limits(),
-               wanted: Callable[[str], bool] | None = None) -> tuple[str, Iterator[Member | Problem]]:
+               wanted: Callable[[str], bool] | None = None, spool: Spool | None = None,
+               spooled: Callable[[str, int], bool] | None = None) -> tuple[str, Iterator[Member | Problem]]:
     """The layout of ``path`` and its regular files, one at a time, each checked first.
 
     Only files whose relative path ``wanted`` accepts are read (all when it is
-    None). Links, devices, fifos and names that escape the input are never
+    None). A file ``spooled(path, size)`` accepts is not read into memory: a
+    tarball's member is copied to ``spool``, a directory's file is left where it
+    is, and the Member names the file. Links, devices, fifos and names that escape the input are never
     followed or read: they come out as :class:`Problem`. Caps past which the
     whole input is refused raise :class:`BundleError` while iterating.
     """
@@ -169,9 +233,9 @@ def open_input(path: str | os.PathLike, limits: Limits = Limits(),
     if not p.exists() and not p.is_symlink():
         raise BundleError(shown, "no such file or directory")
     if p.is_dir():
-        return "directory", _walk_directory(p, shown, limits, wanted)
+        return "directory", _walk_directory(p, shown, limits, wanted, spooled)
     if _is_gzip(p, shown):
-        return "tar.gz", _walk_tar(p, shown, limits, wanted)
+        return "tar.gz", _walk_tar(p, shown, limits, wanted, spool if spooled else None, spooled)
     if p.is_file():
         st = p.stat()
         member = Member(p.name, _read_regular(p, shown, limits), stat.S_IMODE(st.st_mode), st.st_mtime)
@@ -227,6 +291,32 @@ def _wanted(rel: str) -> bool:
     return name.endswith(LOOSE_SUFFIXES) or name.endswith(".log")
 
 
+def _spooled(rel: str, size: int) -> bool:
+    return size > SPOOL_BYTES and rel.endswith(".log")
+
+
+def _open_no_follow(file: str) -> io.BufferedIOBase:
+    """A file the bundle reader chose earlier, opened without following a link swapped in since."""
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{file}: not a regular file")
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _copy_chunks(fh, size: int) -> Iterator[bytes]:
+    left = size
+    while left > 0:
+        chunk = fh.read(min(left, 1024**2))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk
+
+
 class _HeaderTooLarge(Exception):
     def __init__(self, size: int):
         super().__init__(size)
@@ -243,7 +333,8 @@ class _CheckedTarInfo(tarfile.TarInfo):
         return super()._proc_member(tar)
 
 
-def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool] | None) -> Iterator[Member | Problem]:
+def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool] | None,
+              spool: Spool | None = None, spooled: Callable[[str, int], bool] | None = None) -> Iterator[Member | Problem]:
     total = 0
     count = 0
     read = 0
@@ -285,12 +376,16 @@ def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool]
                     yield Problem(_printable(rel), f"skipped: {member.size} bytes, over the {limits.max_file_bytes}-byte cap (--max-file-size)")
                     continue
                 fh = tar.extractfile(member)
-                data = fh.read(member.size) if fh else b""
+                file = None
+                if spool is not None and spooled is not None and fh and spooled(rel, member.size):
+                    file, data = spool.write(_copy_chunks(fh, member.size)), b""
+                else:
+                    data = fh.read(member.size) if fh else b""
                 if rel in seen:
                     yield Problem(_printable(rel), "duplicate archive member: the later copy was used")
                 seen.add(rel)
                 read += 1
-                yield Member(rel, data, member.mode & 0o777, float(member.mtime))
+                yield Member(rel, data, member.mode & 0o777, float(member.mtime), file, member.size)
                 # tarfile keeps every header it has read; a single pass needs none of them again.
                 tar.members.clear()
     except BundleError:
@@ -304,8 +399,8 @@ def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool]
         yield Problem(shown, f"archive is truncated or damaged after {read} files ({_first_line(exc)}); the rest was analysed")
 
 
-def _walk_directory(root: Path, shown: str, limits: Limits,
-                    wanted: Callable[[str], bool] | None) -> Iterator[Member | Problem]:
+def _walk_directory(root: Path, shown: str, limits: Limits, wanted: Callable[[str], bool] | None,
+                    spooled: Callable[[str, int], bool] | None = None) -> Iterator[Member | Problem]:
     """Iterative walk (a hostile tree may be deeper than Python's recursion limit), links never followed."""
     total = 0
     count = 0
@@ -347,6 +442,9 @@ def _walk_directory(root: Path, shown: str, limits: Limits,
             total += st.st_size
             if total > limits.max_total_bytes:
                 raise BundleError(shown, f"holds more than the {limits.max_total_bytes}-byte cap (--max-bundle-size)")
+            if spooled is not None and spooled(rel, st.st_size):
+                yield Member(rel, b"", stat.S_IMODE(st.st_mode), st.st_mtime, str(fp), st.st_size)
+                continue
             data = _read_no_follow(fp, limits)
             if isinstance(data, str):
                 yield Problem(_printable(rel), data)
@@ -439,7 +537,10 @@ def _structured(shown: str, layout: str, files: dict[str, bytes], problems: list
                 container = container[: -len("-previous")]
             if container.endswith("-logs-errors"):
                 continue
-            logs.append(LogFile(rel, ns, pod, container, previous, data))
+            if isinstance(data, OnDisk):
+                logs.append(LogFile(rel, ns, pod, container, previous, file=data.file))
+            else:
+                logs.append(LogFile(rel, ns, pod, container, previous, data))
         elif m := ERRORS_RE.match(rel):
             problems.extend(_troubleshoot_errors(rel, m.group(1), data))
         elif m := CUSTOM_RE.match(rel):

@@ -40,6 +40,7 @@ unit-separator bytes become spaces, never fatal.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -311,12 +312,34 @@ def line_count(data: bytes) -> int:
     return data.count(b"\n") + (not data.endswith(b"\n"))
 
 
-def _numbered(data: bytes) -> Iterator[pl.DataFrame]:
-    """The lines of ``data`` (``line_no``, ``line``; blank ones counted), a slice at a time."""
-    if not data or data.isspace():
+def _file_chunks(log: LogFile) -> Iterator[bytes]:
+    """A log file's bytes in slices of about CHUNK_BYTES that end at line ends, read as they are needed."""
+    with log.open() as fh:
+        pieces: list[bytes] = []
+        while block := fh.read(CHUNK_BYTES):
+            cut = block.rfind(b"\n")
+            if cut < 0:  # inside a line longer than a slice
+                pieces.append(block)
+                continue
+            pieces.append(block[: cut + 1])
+            yield b"".join(pieces)
+            pieces = [block[cut + 1:]]
+        if tail := b"".join(pieces):
+            yield tail
+
+
+def _numbered(source: bytes | LogFile) -> Iterator[pl.DataFrame]:
+    """The lines of ``source`` (``line_no``, ``line``; blank ones counted), a slice at a time;
+    nothing for a file that is only white space."""
+    chunks = _chunks(source) if isinstance(source, (bytes, bytearray)) else _file_chunks(source)
+    first = next(chunks, None)
+    if first is None:
+        return
+    second = next(chunks, None)
+    if second is None and first.isspace():
         return
     seen = 0
-    for chunk in _chunks(data):
+    for chunk in itertools.chain([first], [] if second is None else [second], chunks):
         lines = _read_lines(chunk).with_row_index("line_no", offset=seen + 1)
         seen += lines.height
         yield lines
@@ -427,9 +450,9 @@ def _parse(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _first_row(data: bytes, file: int) -> pl.DataFrame | None:
+def _first_row(log: LogFile, file: int) -> pl.DataFrame | None:
     """The first line of a file that parses to a row (short windows first: it is usually line 1)."""
-    for lines in _numbered(data):
+    for lines in _numbered(log):
         lines = lines.with_columns(pl.lit(file, pl.Int64).alias("file"))
         start, size = 0, 64
         while start < lines.height:
@@ -460,7 +483,7 @@ def load_logs(logs: list[LogFile], *, every_line: bool = False) -> pl.DataFrame:
     rows = pl.concat(parsed, how="vertical") if parsed else _parse(_no_lines())
     if not every_line:
         have = set(rows.get_column("file").unique().to_list())
-        extra = [row for i, log in enumerate(logs) if i not in have and (row := _first_row(log.data, i)) is not None]
+        extra = [row for i, log in enumerate(logs) if i not in have and (row := _first_row(log, i)) is not None]
         if extra:
             rows = pl.concat([rows, *extra], how="vertical").sort("file", "line_no", maintain_order=True)
     return (
@@ -476,7 +499,7 @@ def _kept_lines(logs: list[LogFile], every_line: bool) -> Iterator[pl.DataFrame]
     # from: the kept lines are copied out so that the slice they came from goes.
     copied = pl.concat_str([pl.col("line"), pl.lit("")])
     for i, log in enumerate(logs):
-        for lines in _numbered(log.data):
+        for lines in _numbered(log):
             kept = lines if every_line else lines.filter(keep).with_columns(copied)
             yield kept.with_columns(pl.lit(i, pl.Int64).alias("file"))
 

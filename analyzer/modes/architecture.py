@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from analyzer.modes.apps import describe_apps
-from analyzer.modes.common import say, stage_apps
+from analyzer.modes.common import in_namespaces, say, stage_apps
 from analyzer.modes.rbac import checklist, script_needs, summary
 from analyzer.rules.common import rows
 
@@ -113,7 +113,7 @@ def freight_label(frames, namespace: str, name: str | None) -> str:
     """``sunny-mantis (cdd7f5c)`` for a Freight name; other summaries ("1/2 Fulfilled") as they are."""
     if not name:
         return say("arch.no-freight")
-    hit = frames.freight.filter((pl.col("namespace") == namespace) & (pl.col("name") == name))
+    hit = in_namespaces(frames, "freight", namespace).filter((pl.col("name") == name))
     alias = hit.row(0, named=True)["alias"] if hit.height else None
     return f"{alias} ({name[:7]})" if alias else (name[:7] if len(name) == 40 else name)
 
@@ -136,8 +136,8 @@ def build_architecture(frames, stage_filter: str | None = None) -> Architecture:
 
 def _project_tree(frames, ns: str, apps: pl.DataFrame, jobs: pl.DataFrame, stage_filter: str | None) -> ProjectTree:
     """One project's tree: Warehouses at the roots, Stages under their Freight source."""
-    stages = {s["name"]: s for s in rows(frames.stages.filter(pl.col("namespace") == ns).sort("name"))}
-    warehouses = {w["name"]: w for w in rows(frames.warehouses.filter(pl.col("namespace") == ns).sort("name"))}
+    stages = {s["name"]: s for s in rows(in_namespaces(frames, "stages", ns).sort("name"))}
+    warehouses = {w["name"]: w for w in rows(in_namespaces(frames, "warehouses", ns).sort("name"))}
     children: dict[str, list[str]] = {}
     roots: dict[str, list[str]] = {}
     missing_up: dict[str, list[str]] = {}

@@ -53,8 +53,49 @@ def normalize_resource(resource: str) -> str:
     return head if group in BUILTIN_GROUPS or group.endswith(".k8s.io") else resource.lower()
 
 
+class NamespaceIndex:
+    """A frame split by namespace once, for lookups of a few namespaces at a time.
+
+    The modes look up every Stage's namespaces; filtering the whole frame for
+    each Stage grows with stages x rows, a lookup here with the rows it returns.
+    """
+
+    _ROW = "__row__"
+
+    def __init__(self, frame: pl.DataFrame):
+        self.empty = frame.clear()
+        self.parts: dict[str, pl.DataFrame] = {}
+        self.numbered: dict[str, pl.DataFrame] = {}  # with the row number, to merge several in frame order
+        if "namespace" in frame.columns and not frame.is_empty():
+            numbered = frame.with_row_index(self._ROW)
+            for key, part in numbered.partition_by("namespace", as_dict=True, maintain_order=True).items():
+                if key[0] is not None:
+                    self.numbered[key[0]] = part
+                    self.parts[key[0]] = part.drop(self._ROW)
+
+    def get(self, namespaces) -> pl.DataFrame:
+        """The rows in ``namespaces`` (one name or several), in the frame's order."""
+        if isinstance(namespaces, str):
+            return self.parts.get(namespaces, self.empty)
+        wanted = [n for n in dict.fromkeys(namespaces) if n in self.parts]
+        if not wanted:
+            return self.empty
+        if len(wanted) == 1:
+            return self.parts[wanted[0]]
+        return pl.concat([self.numbered[n] for n in wanted]).sort(self._ROW).drop(self._ROW)
+
+
+def in_namespaces(frames, name: str, namespaces) -> pl.DataFrame:
+    """The rows of ``frames.<name>`` in ``namespaces``, through an index built once per Frames."""
+    return frames.derived(f"by-namespace:{name}", lambda f: NamespaceIndex(getattr(f, name))).get(namespaces)
+
+
 def covered_namespaces(frames) -> set[str]:
     """Namespaces the collector visited: the resolved environment and every per-namespace file with objects."""
+    return frames.derived("covered-namespaces", _covered_namespaces)
+
+
+def _covered_namespaces(frames) -> set[str]:
     found: set[str] = set()
     for key in ("kargo_namespace", "argocd_namespace", "app_namespace", "kargo_controller_namespace",
                 "argocd_controller_namespace", "monitoring_namespace"):
@@ -73,6 +114,14 @@ def covered_namespaces(frames) -> set[str]:
 
 def coverage(frames, resource: str, namespace: str | None = None, *, present: bool = False) -> Coverage:
     """Whether ``resource`` (in ``namespace``) was collected; ``present``: objects of it are there."""
+    memo = frames.derived("coverage", lambda f: {})
+    key = (resource, namespace, present)
+    if key not in memo:
+        memo[key] = _coverage(frames, resource, namespace, present)
+    return memo[key]
+
+
+def _coverage(frames, resource: str, namespace: str | None, present: bool) -> Coverage:
     norm = normalize_resource(resource)
     gap_resource = pl.col("resource").fill_null("").str.to_lowercase()
     # Commands kubectl cannot name a resource for (``get --raw`` through a service proxy) carry it in their id.
@@ -123,8 +172,15 @@ def seconds_text(seconds: int | None) -> str:
 
 # ------------------------------------------------------------ stages
 
-def stage_apps(frames) -> pl.DataFrame:
-    """One row per (Stage, step index, Application) of its argocd-update steps, with the step's retry."""
+def stage_apps(frames, namespace: str | None = None) -> pl.DataFrame:
+    """One row per (Stage, step index, Application) of its argocd-update steps, with the step's retry;
+    only the Stages of ``namespace`` when given."""
+    if namespace is not None:
+        return frames.derived("stage-apps-by-namespace", lambda f: NamespaceIndex(stage_apps(f))).get(namespace)
+    return frames.derived("stage-apps", _stage_apps)
+
+
+def _stage_apps(frames) -> pl.DataFrame:
     default_ns = frames.environment.get("argocd_namespace", "argocd")
     steps = (
         frames.stages.select("namespace", pl.col("name").alias("stage"), pl.col("source").alias("stage_source"),

@@ -30,7 +30,7 @@ import polars as pl
 
 from analyzer.findings import Evidence
 from analyzer.modes.architecture import auto_promotion, freight_label
-from analyzer.modes.common import coverage, duration_seconds, say, stage_apps
+from analyzer.modes.common import coverage, duration_seconds, in_namespaces, say, stage_apps
 from analyzer.modes.output import Header, header
 from analyzer.rules.common import FAILED_PROMOTION, TERMINAL_PROMOTION, evidence, human_age, rows, since
 
@@ -118,7 +118,7 @@ class PromoteContext:
 # ------------------------------------------------------------------ Freight
 
 def _resolve_freight(frames, ns: str, stage: dict, extras: dict, wanted: str | None) -> tuple[str | None, str, list[Evidence]]:
-    freight = frames.freight.filter(pl.col("namespace") == ns)
+    freight = in_namespaces(frames, "freight", ns)
     if wanted:
         hit = freight.filter((pl.col("name") == wanted) | (pl.col("alias") == wanted)
                              | ((pl.lit(len(wanted)) >= 7) & pl.col("name").str.starts_with(wanted)))
@@ -133,7 +133,7 @@ def _resolve_freight(frames, ns: str, stage: dict, extras: dict, wanted: str | N
         pick = own.sort("created", descending=True)
         how = "promote.freight.newest-direct"
     else:
-        verified = frames.freight_status.filter((pl.col("namespace") == ns) & (
+        verified = in_namespaces(frames, "freight_status", ns).filter((
             ((pl.col("relation") == "verifiedIn") & pl.col("stage").is_in(upstream))
             | ((pl.col("relation") == "approvedFor") & (pl.col("stage") == stage["name"]))))
         pick = own.join(verified.select(pl.col("freight").alias("name")).unique(), on="name", how="semi").sort("created", descending=True)
@@ -150,7 +150,7 @@ def _resolve_freight(frames, ns: str, stage: dict, extras: dict, wanted: str | N
 # ------------------------------------------------------------------ P1 rules
 
 def _promotions(frames, ns: str, stage: str) -> pl.DataFrame:
-    return frames.promotions.filter((pl.col("namespace") == ns) & (pl.col("stage") == stage))
+    return in_namespaces(frames, "promotions", ns).filter((pl.col("stage") == stage))
 
 
 def rule_running(frames, ns: str, s: dict, bundle: str) -> RuleResult:
@@ -173,7 +173,7 @@ def rule_running(frames, ns: str, s: dict, bundle: str) -> RuleResult:
 
 def rule_errored(frames, ns: str, s: dict, freight: str | None, bundle: str) -> RuleResult:
     if not freight:
-        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=frames.freight.filter(pl.col("namespace") == ns).height > 0)
+        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=in_namespaces(frames, "freight", ns).height > 0)
         return _rule("errored", OK if cov.known else UNKNOWN_RULE, say("promote.errored.no-freight") if cov.known else cov.detail)
     promos = _promotions(frames, ns, s["name"]).filter((pl.col("freight") == freight) & pl.col("phase").is_in(TERMINAL_PROMOTION))
     last = promos.sort("created", "name", descending=True).head(1)
@@ -199,14 +199,14 @@ def rule_upstream(frames, ns: str, s: dict, extras: dict, freight: str | None, b
     requested = extras.get("requested") or []
     upstream = s["upstream_stages"] or []
     if not freight:
-        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=frames.freight.filter(pl.col("namespace") == ns).height > 0)
+        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=in_namespaces(frames, "freight", ns).height > 0)
         if not cov.known:
             return _rule("upstream", UNKNOWN_RULE, cov.detail, say("verify.collect", what="freights.kargo.akuity.io"))
         return _rule("upstream", BLOCKED, say("promote.upstream.nothing", upstream=", ".join(upstream) or "the Warehouse"),
                      say("promote.upstream.nothing-action", upstream=", ".join(upstream) or "the upstream Stage", bundle=bundle))
-    row = frames.freight.filter((pl.col("namespace") == ns) & (pl.col("name") == freight))
+    row = in_namespaces(frames, "freight", ns).filter((pl.col("name") == freight))
     if row.is_empty():
-        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=frames.freight.filter(pl.col("namespace") == ns).height > 0)
+        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=in_namespaces(frames, "freight", ns).height > 0)
         if cov.known:
             return _rule("upstream", BLOCKED, say("promote.upstream.no-such", freight=freight), say("promote.upstream.no-such-action", namespace=ns))
         return _rule("upstream", UNKNOWN_RULE, cov.detail, say("verify.collect", what="freights.kargo.akuity.io"))
@@ -216,7 +216,7 @@ def rule_upstream(frames, ns: str, s: dict, extras: dict, freight: str | None, b
         return _rule("upstream", BLOCKED, say("promote.upstream.origin", freight=freight[:7], warehouse=f["warehouse"] or "?",
                                                wanted=", ".join(r["warehouse"] for r in requested if r.get("warehouse"))),
                      say("promote.upstream.origin-action"), [evidence(f["source"], "origin", f["warehouse"] or "?")])
-    status = frames.freight_status.filter((pl.col("namespace") == ns) & (pl.col("freight") == freight))
+    status = in_namespaces(frames, "freight_status", ns).filter((pl.col("freight") == freight))
     approved = status.filter((pl.col("relation") == "approvedFor") & (pl.col("stage") == s["name"]))
     if approved.height:
         return _rule("upstream", OK, say("promote.upstream.approved", stage=s["name"]),
@@ -287,7 +287,7 @@ def rule_syncing(frames, apps: pl.DataFrame) -> RuleResult:
 def rule_authorized(frames, ns: str, stage: str, apps: pl.DataFrame) -> RuleResult:
     from analyzer.rules.setup_lint import authorized_stage  # the lint rule owns the annotation semantics
 
-    findings = [f for f in authorized_stage(frames) if f.subject.namespace == ns and f.subject.name == stage]
+    findings = [f for f in frames.derived("authorized-stage", authorized_stage) if f.subject.namespace == ns and f.subject.name == stage]
     if findings:
         return _rule("authorized", BLOCKED, "; ".join(f.root_cause for f in findings), findings[0].fix[0].command,
                      [e for f in findings for e in f.evidence][:3])
@@ -385,11 +385,11 @@ def _parse(value):
 
 
 def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> tuple[tuple[PostCheck, ...], bool]:
-    current = frames.freight_status.filter((pl.col("namespace") == ns) & (pl.col("stage") == s["name"])
+    current = in_namespaces(frames, "freight_status", ns).filter((pl.col("stage") == s["name"])
                                            & (pl.col("relation") == "currentlyIn")).get_column("freight").to_list()
     is_current = bool(freight) and (freight in current or s["current_freight"] == freight)
     stage_q, ns_q = shlex.quote(s["name"]), shlex.quote(ns)
-    downstream = frames.stages.filter((pl.col("namespace") == ns) & pl.col("upstream_stages").list.contains(s["name"]))
+    downstream = in_namespaces(frames, "stages", ns).filter(pl.col("upstream_stages").list.contains(s["name"]))
     down_names = downstream.get_column("name").sort().to_list()
     checks = []
     if not is_current:
@@ -408,7 +408,7 @@ def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> t
                             f"gitops-master verify {bundle} --stage {stage_q}"))
     checks.append(PostCheck(say("promote.post.history"), "PASS", say("promote.post.history-ok", freight=freight_label(frames, ns, freight)), ""))
     if down_names:
-        started = frames.promotions.filter((pl.col("namespace") == ns) & pl.col("stage").is_in(down_names) & (pl.col("freight") == freight))
+        started = in_namespaces(frames, "promotions", ns).filter(pl.col("stage").is_in(down_names) & (pl.col("freight") == freight))
         auto = [d["name"] for d in rows(downstream) if auto_promotion(frames, ns, d["name"], d["auto_promotion_enabled"])]
         if auto and started.is_empty():
             status, detail = "FAIL", say("promote.post.downstream-missing", stages=", ".join(auto))
@@ -419,14 +419,14 @@ def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> t
     else:
         checks.append(PostCheck(say("promote.post.downstream"), "PASS", say("promote.post.no-downstream"), ""))
     since_time = s["last_promotion_finished_at"]
-    warnings = frames.events.filter((pl.col("namespace") == ns) & (pl.col("type") == "Warning"))
+    warnings = in_namespaces(frames, "events", ns).filter((pl.col("type") == "Warning"))
     if since_time is not None:
         warnings = warnings.filter(pl.col("last_seen") >= since_time)
     if warnings.height:
         w = warnings.sort("last_seen", descending=True).row(0, named=True)
         checks.append(PostCheck(say("promote.post.events"), "FAIL", say("promote.post.events-found", count=warnings.height, reason=w["reason"] or "?",
                                                                         message=w["message"] or ""), f"kubectl get events -n {ns_q} --field-selector=type!=Normal"))
-    elif coverage(frames, "events", ns).known or frames.events.filter(pl.col("namespace") == ns).height:
+    elif coverage(frames, "events", ns).known or in_namespaces(frames, "events", ns).height:
         checks.append(PostCheck(say("promote.post.events"), "PASS", say("promote.post.events-none"), ""))
     else:
         checks.append(PostCheck(say("promote.post.events"), "TODO", coverage(frames, "events", ns).detail,
@@ -444,12 +444,12 @@ def promote_check(analysis, stage: str, freight: str | None = None) -> PromoteCo
         raise PromoteError(f"no Stage {stage!r} in the bundle (Stages: {known})")
     s = hits.row(0, named=True)
     ns = s["namespace"]
-    extras_rows = frames.stage_extras.filter((pl.col("namespace") == ns) & (pl.col("name") == stage))
+    extras_rows = in_namespaces(frames, "stage_extras", ns).filter((pl.col("name") == stage))
     extras = extras_rows.row(0, named=True) if extras_rows.height else {}
     bundle = shlex.quote(frames.facts.source)
     chosen, choice, freight_ev = _resolve_freight(frames, ns, s, extras, freight)
     apps = (
-        stage_apps(frames).filter((pl.col("namespace") == ns) & (pl.col("stage") == stage))
+        stage_apps(frames, ns).filter(pl.col("stage") == stage)
         .unique(["app_namespace", "app_name"], maintain_order=True)
         .join(frames.applications.select(
             pl.col("namespace").alias("app_namespace"), pl.col("name").alias("app_name"), pl.col("source").alias("app_source"),

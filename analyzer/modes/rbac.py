@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analyzer.findings import Evidence
-from analyzer.modes.common import coverage, say
+from analyzer.modes.common import coverage, in_namespaces, say
 from analyzer.rules.common import evidence
 
 STATES = ("ok", "missing", "unknown", "n/a")
@@ -266,9 +266,9 @@ def forbidden_lines(frames, namespace: str, analysis_runs: list[str]) -> list[Fo
     """"forbidden" lines in the logs of the Jobs the AnalysisRuns created."""
     if not analysis_runs or frames.logs.is_empty():
         return []
-    jobs = frames.jobs.filter((pl.col("namespace") == namespace) & (pl.col("owner_kind") == "AnalysisRun")
+    jobs = in_namespaces(frames, "jobs", namespace).filter((pl.col("owner_kind") == "AnalysisRun")
                               & pl.col("owner_name").is_in(analysis_runs)).get_column("name").to_list()
-    pods = frames.pods.filter((pl.col("namespace") == namespace) & pl.col("job_name").is_in(jobs)).get_column("name").to_list()
+    pods = in_namespaces(frames, "pods", namespace).filter(pl.col("job_name").is_in(jobs)).get_column("name").to_list()
     # A Job's pod is named <job>-<suffix>; the logs may outlive the pod object.
     prefix = "|".join(re.escape(j) for j in jobs) or "$^"
     lines = frames.logs.filter(
@@ -289,7 +289,7 @@ def forbidden_lines(frames, namespace: str, analysis_runs: list[str]) -> list[Fo
 def checklist(frames, namespace: str, sa: str, templates: list[str], script: str, analysis_runs: list[str]) -> RbacChecklist:
     """The V3 checklist of ``namespace/sa``, which runs the Jobs of ``templates`` (their kubectl lines in ``script``)."""
     ev: list[Evidence] = []
-    sa_rows = frames.service_accounts.filter((pl.col("namespace") == namespace) & (pl.col("name") == sa)) \
+    sa_rows = in_namespaces(frames, "service_accounts", namespace).filter((pl.col("name") == sa)) \
         if not frames.service_accounts.is_empty() else pl.DataFrame()
     if sa_rows.height:
         sa_state, sa_detail = "ok", say("rbac.sa.ok", namespace=namespace, sa=sa)

@@ -29,7 +29,7 @@ import polars as pl
 from analyzer.findings import Evidence
 from analyzer.modes.apps import describe_apps
 from analyzer.modes.architecture import freight_label
-from analyzer.modes.common import BUILTIN_GROUPS, coverage, say, stage_apps
+from analyzer.modes.common import BUILTIN_GROUPS, NamespaceIndex, coverage, in_namespaces, say, stage_apps
 from analyzer.modes.output import Header, header
 from analyzer.modes.rbac import RbacChecklist, checklist, script_needs
 from analyzer.rules.common import evidence, human_age, rows, since
@@ -113,10 +113,10 @@ class Scope:
     bundle: str = "BUNDLE"  # the bundle path as a shell word, for the commands the report suggests
 
 
-def _scope(frames, stage: dict, apps_all: pl.DataFrame, described: pl.DataFrame) -> Scope:
+def _scope(frames, stage: dict, apps_all: NamespaceIndex, described: pl.DataFrame) -> Scope:
     ns, name = stage["namespace"], stage["name"]
     apps = (
-        apps_all.filter((pl.col("namespace") == ns) & (pl.col("stage") == name))
+        apps_all.get(ns).filter(pl.col("stage") == name)
         .unique(["app_namespace", "app_name"], maintain_order=True)
         .join(described, on=["app_namespace", "app_name"], how="left")
     )
@@ -129,12 +129,12 @@ def _scope(frames, stage: dict, apps_all: pl.DataFrame, described: pl.DataFrame)
             if n and n not in namespaces:
                 namespaces.append(n)
     if not namespaces:
-        extra = frames.stage_extras.filter((pl.col("namespace") == ns) & (pl.col("name") == name))
+        extra = in_namespaces(frames, "stage_extras", ns).filter(pl.col("name") == name)
         for arg in (extra.row(0, named=True)["args"] or []) if extra.height else []:
             if arg and arg.get("name") == "namespace" and arg.get("value"):
                 namespaces.append(arg["value"])
-    current = frames.freight_status.filter((pl.col("namespace") == ns) & (pl.col("stage") == name)
-                                           & (pl.col("relation") == "currentlyIn")).sort("at", descending=True)
+    current = in_namespaces(frames, "freight_status", ns).filter(
+        (pl.col("stage") == name) & (pl.col("relation") == "currentlyIn")).sort("at", descending=True)
     freight = current.row(0, named=True)["freight"] if current.height else (
         stage["current_freight"] or (stage["last_promotion_freight"] if stage["last_promotion_phase"] == "Succeeded" else None))
     return Scope(ns, stage, apps, tuple(namespaces), freight, shlex.quote(frames.facts.source))
@@ -148,16 +148,7 @@ def _ns_text(namespaces) -> str:
 
 def _pods(frames, scope: Scope) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Non-completed pods of the scope with running/ready flags; namespaces known and unknown."""
-    bad = (frames.containers.filter(pl.col("waiting_reason").is_in(NOT_RUNNING_REASONS))
-           .group_by("namespace", "pod").agg(pl.col("waiting_reason").first().alias("bad_reason")))
-    pods = (
-        frames.pods.filter(pl.col("namespace").is_in(list(scope.namespaces)) & (pl.col("phase") != "Succeeded"))
-        .join(bad, left_on=["namespace", "name"], right_on=["namespace", "pod"], how="left")
-        .with_columns(
-            ((pl.col("phase") == "Running") & pl.col("bad_reason").is_null()).alias("running"),
-            (pl.col("ready_status") == "True").alias("ready"),
-        )
-    )
+    pods = frames.derived("verify-pods", lambda f: NamespaceIndex(_flagged_pods(f))).get(scope.namespaces)
     present = set(pods.get_column("namespace").to_list())
     known, unknown = [], []
     for n in scope.namespaces:
@@ -165,9 +156,22 @@ def _pods(frames, scope: Scope) -> tuple[pl.DataFrame, list[str], list[str]]:
     return pods, known, unknown
 
 
+def _flagged_pods(frames) -> pl.DataFrame:
+    bad = (frames.containers.filter(pl.col("waiting_reason").is_in(NOT_RUNNING_REASONS))
+           .group_by("namespace", "pod").agg(pl.col("waiting_reason").first().alias("bad_reason")))
+    return (
+        frames.pods.filter(pl.col("phase") != "Succeeded")
+        .join(bad, left_on=["namespace", "name"], right_on=["namespace", "pod"], how="left", maintain_order="left")
+        .with_columns(
+            ((pl.col("phase") == "Running") & pl.col("bad_reason").is_null()).alias("running"),
+            (pl.col("ready_status") == "True").alias("ready"),
+        )
+    )
+
+
 def _desired(frames, namespaces: list[str]) -> pl.DataFrame:
-    return pl.concat([frames.deployments, frames.statefulsets], how="vertical_relaxed").filter(
-        pl.col("namespace").is_in(namespaces))
+    return pl.concat([in_namespaces(frames, "deployments", namespaces), in_namespaces(frames, "statefulsets", namespaces)],
+                     how="vertical_relaxed")
 
 
 def check_pods(frames, scope: Scope) -> Check:
@@ -253,7 +257,7 @@ def check_secrets(frames, scope: Scope) -> Check:
     if not scope.namespaces:
         return check("secrets", label, UNKNOWN, say("verify.no-namespace"), say("verify.no-namespace.action"))
     refs = (
-        frames.pod_secret_refs.filter(pl.col("namespace").is_in(list(scope.namespaces)))
+        in_namespaces(frames, "pod_secret_refs", scope.namespaces)
         .explode("secret_refs").filter(pl.col("secret_refs").is_not_null())
         .select("namespace", pl.col("name").alias("pod"), "source", pl.col("secret_refs").struct.field("name").alias("secret"),
                 pl.col("secret_refs").struct.field("optional").alias("optional"), pl.col("secret_refs").struct.field("via").alias("via"))
@@ -261,7 +265,7 @@ def check_secrets(frames, scope: Scope) -> Check:
     )
     # The kubelet's own word for a missing one, whether or not Secrets were collected.
     not_found = (
-        frames.containers.filter(pl.col("namespace").is_in(list(scope.namespaces)) & (pl.col("waiting_reason") == "CreateContainerConfigError"))
+        in_namespaces(frames, "containers", scope.namespaces).filter(pl.col("waiting_reason") == "CreateContainerConfigError")
         .with_columns(pl.col("waiting_message").str.extract(r'secret "([^"]+)" not found', 1).alias("secret"))
         .filter(pl.col("secret").is_not_null())
     )
@@ -382,7 +386,7 @@ def check_prometheus(frames, scope: Scope) -> Check | None:
     label = say("verify.prometheus.label")
     monitoring = frames.environment.get("monitoring_namespace")
     spaces = list(scope.namespaces) + ([monitoring] if monitoring else [])
-    targets = frames.prometheus_targets.filter(pl.col("namespace").is_in(spaces)) if not frames.prometheus_targets.is_empty() else frames.prometheus_targets
+    targets = in_namespaces(frames, "prometheus_targets", spaces)
     if targets.is_empty():
         cov = coverage(frames, "prometheustargets.bundle.gitops-master.io", spaces[0] if spaces else None)
         return check("prometheus", label, UNKNOWN, say("verify.prometheus.unknown", detail=cov.detail),
@@ -404,7 +408,7 @@ def check_prometheus(frames, scope: Scope) -> Check | None:
 def check_ingress(frames, scope: Scope) -> list[Check]:
     if not scope.namespaces:
         return [check("ingress", say("verify.ingress.label", name=""), UNKNOWN, say("verify.no-namespace"), say("verify.no-namespace.action"))]
-    ingresses = frames.ingresses.filter(pl.col("namespace").is_in(list(scope.namespaces))) if not frames.ingresses.is_empty() else frames.ingresses
+    ingresses = in_namespaces(frames, "ingresses", scope.namespaces)
     present_ns = set(ingresses.get_column("namespace").to_list()) if ingresses.height else set()
     unknown = [n for n in scope.namespaces if n not in present_ns and not coverage(frames, "ingresses", n).known]
     out: list[Check] = []
@@ -413,7 +417,6 @@ def check_ingress(frames, scope: Scope) -> list[Check]:
             return [check("ingress", say("verify.ingress.label", name=""), UNKNOWN, coverage(frames, "ingresses", unknown[0]).detail,
                           say("verify.collect", what="ingresses"))]
         return [check("ingress", say("verify.ingress.label", name=""), NA, say("verify.ingress.none", namespaces=_ns_text(scope.namespaces)))]
-    services = frames.services
     for ing in rows(ingresses.sort("namespace", "name")):
         label = say("verify.ingress.label", name=f" {ing['namespace']}/{ing['name']}")
         hosts = ", ".join(ing["hosts"] or []) or "*"
@@ -423,8 +426,9 @@ def check_ingress(frames, scope: Scope) -> list[Check]:
             problems.append(say("verify.ingress.no-address"))
         missing_svc = []
         for svc in ing["backend_services"] or []:
-            present = services.filter((pl.col("namespace") == ing["namespace"]) & (pl.col("name") == svc)).height > 0 if not services.is_empty() else False
-            if not present and coverage(frames, "services", ing["namespace"], present=not services.filter(pl.col("namespace") == ing["namespace"]).is_empty() if not services.is_empty() else False).known:
+            services = in_namespaces(frames, "services", ing["namespace"])
+            present = services.filter(pl.col("name") == svc).height > 0
+            if not present and coverage(frames, "services", ing["namespace"], present=services.height > 0).known:
                 missing_svc.append(svc)
         if missing_svc:
             problems.append(say("verify.ingress.no-service", services=", ".join(missing_svc)))
@@ -441,6 +445,10 @@ def check_ingress(frames, scope: Scope) -> list[Check]:
 
 
 def _cert_manager_installed(frames) -> bool:
+    return frames.derived("cert-manager-installed", _find_cert_manager)
+
+
+def _find_cert_manager(frames) -> bool:
     if not frames.certificates.is_empty():
         return True
     if not frames.crds.is_empty() and frames.crds.filter(pl.col("group") == "cert-manager.io").height:
@@ -460,8 +468,8 @@ def _tls_checks(frames, ing: dict) -> list[Check]:
         if not secret:
             out.append(check("tls", label, NA, say("verify.tls.default-cert")))
             continue
-        sec = frames.secrets.filter((pl.col("namespace") == ns) & (pl.col("name") == secret)) if not frames.secrets.is_empty() else frames.secrets
-        cert = frames.certificates.filter((pl.col("namespace") == ns) & (pl.col("secret_name") == secret)) if not frames.certificates.is_empty() else frames.certificates
+        sec = in_namespaces(frames, "secrets", ns).filter(pl.col("name") == secret)
+        cert = in_namespaces(frames, "certificates", ns).filter(pl.col("secret_name") == secret)
         ev = []
         if cert.height:
             c = cert.row(0, named=True)
@@ -498,7 +506,8 @@ def _tls_checks(frames, ing: dict) -> list[Check]:
 def _verification_jobs(frames, scope: Scope) -> pl.DataFrame:
     from analyzer.rules.setup_lint import verification_jobs  # the lint rules own the Job lookup
 
-    return verification_jobs(frames).filter((pl.col("namespace") == scope.namespace) & (pl.col("stage") == scope.stage["name"]))
+    jobs = frames.derived("verify-jobs", lambda f: NamespaceIndex(verification_jobs(f)))
+    return jobs.get(scope.namespace).filter(pl.col("stage") == scope.stage["name"])
 
 
 def check_functional(frames, scope: Scope) -> tuple[list[Check], list[RbacChecklist]]:
@@ -508,7 +517,7 @@ def check_functional(frames, scope: Scope) -> tuple[list[Check], list[RbacCheckl
     if not s["has_verification"]:
         return [check("verification", say("verify.verification.label"), UNKNOWN, say("verify.verification.none"),
                       say("verify.verification.none-action", project=scope.namespace, stage=s["name"]))], []
-    have = frames.analysis_templates.filter(pl.col("namespace") == scope.namespace).get_column("name").to_list()
+    have = in_namespaces(frames, "analysis_templates", scope.namespace).get_column("name").to_list()
     absent = [t for t in templates if t not in have]
     cov = coverage(frames, "analysistemplates.argoproj.io", scope.namespace, present=bool(have))
     if absent and cov.known:
@@ -563,7 +572,7 @@ def _current_run(frames, scope: Scope) -> dict | None:
     if not s["verification_phase"] and not s["verification_analysis_run"]:
         return None
     run_name = s["verification_analysis_run"]
-    ar = frames.analysis_runs.filter((pl.col("namespace") == scope.namespace) & (pl.col("name") == run_name)) if run_name else frames.analysis_runs.clear()
+    ar = in_namespaces(frames, "analysis_runs", scope.namespace).filter(pl.col("name") == run_name) if run_name else frames.analysis_runs.clear()
     row = ar.row(0, named=True) if ar.height else None
     return {"run": run_name, "phase": (row or {}).get("phase") or s["verification_phase"], "message": (row or {}).get("message") or s["verification_message"],
             "failed_metrics": (row or {}).get("failed_metrics") or [], "source": (row or {}).get("source"), "finished": s["verification_finished"]}
@@ -579,7 +588,7 @@ def _analysis_check(frames, scope: Scope, run: dict | None) -> Check:
     ev = [evidence(s["source"], "status.freightHistory[0].verificationHistory[0]", f"{run['phase']} (AnalysisRun {run['run'] or 'none'})", run["finished"])]
     if run["source"]:
         ev.append(evidence(run["source"], f"AnalysisRun {run['run']} status.phase", f"{run['phase']}: {run['message'] or ''}"))
-    verified = frames.freight_status.filter((pl.col("namespace") == scope.namespace) & (pl.col("stage") == s["name"])
+    verified = in_namespaces(frames, "freight_status", scope.namespace).filter((pl.col("stage") == s["name"])
                                             & (pl.col("relation") == "verifiedIn") & (pl.col("freight") == (scope.freight or "")))
     if verified.height:
         ev.append(evidence("freights.kargo.akuity.io", f"Freight {scope.freight} status.verifiedIn[{s['name']}]", f"verifiedAt {verified.row(0, named=True)['at']:%Y-%m-%dT%H:%M:%SZ}"))
@@ -664,7 +673,7 @@ def verify(analysis, quick: bool = False) -> VerifyContext:
     stages = frames.stages
     if analysis.stage is not None:
         stages = stages.filter(pl.col("name") == analysis.stage)
-    apps_all = stage_apps(frames)
+    apps_all = NamespaceIndex(stage_apps(frames))
     described = _described_apps(frames)
     out, skipped = [], []
     for s in rows(stages.sort("namespace", "name")):

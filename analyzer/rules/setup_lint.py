@@ -266,7 +266,7 @@ def foundation_self_promotion(frames) -> list[Finding]:
 
 def _scaffold_params(frames, stage: dict) -> dict:
     """The scaffold command line that rebuilds a Stage's verification (Raw shell fragments)."""
-    apps = stage_apps(frames).filter((pl.col("namespace") == stage["namespace"]) & (pl.col("stage") == stage["name"]))
+    apps = stage_apps(frames, stage["namespace"]).filter(pl.col("stage") == stage["name"])
     names = list(dict.fromkeys(apps.get_column("app_name").to_list())) or ["APP"]
     upstream = stage.get("upstream_stages") or []
     return {

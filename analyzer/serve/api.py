@@ -59,7 +59,7 @@ class Api:
                 self.deny.setdefault(name, set()).update(namespaces)
         self.delay = {name: float(secs) for key, secs in (delay or {}).items() for name in self._aliases(key)}
         self.printer = Printer(bundle.reference_time)
-        self.logs = {(lf.namespace, lf.pod, lf.container, lf.previous): lf.data for lf in bundle.logs}
+        self.logs = {(lf.namespace, lf.pod, lf.container, lf.previous): lf for lf in bundle.logs}  # read when asked for
         versions = [str(_meta(o, "resourceVersion") or "") for t in registry.types.values() for o in t.objects.values()]
         self.resource_version = str(max([int(v) for v in versions if v.isdigit() and len(v) < 20] or [1]))
 
@@ -345,7 +345,8 @@ class Api:
         limit = _nonneg(query.get("limitBytes"), "limitBytes")
         if limit == 0:
             raise _bad_request("PodLogOptions.v1 \"\" is invalid: limitBytes: Invalid value: 0: must be greater than 0")
-        data = self.logs.get((ns, pod_name, container, previous))
+        log = self.logs.get((ns, pod_name, container, previous))
+        data = log.read() if log is not None else None
         if data is None and self.registry.uncollected == "empty" and pod is not None and (
                 not previous or _restarted(pod, container)):
             data = b""  # "empty": a log the bundle lacks reads as an empty one
