@@ -17,7 +17,10 @@
 # Safety:
 #   * Read-only by construction: every kubectl call goes through kube_exec,
 #     which refuses any verb other than get, logs, version, api-resources,
-#     api-versions and auth can-i (and refuses --watch / --follow).
+#     api-versions and auth can-i (and refuses --watch / --follow). `get --raw`
+#     (always a GET) is allowed for two paths only: /apis, and a Prometheus
+#     Service's /api/v1/targets?state=active through the API server's service
+#     proxy.
 #   * Secret values are never requested in a form that carries them: Secrets
 #     are listed through a go-template that prints names, types and key names.
 #   * Everything else is streamed through a redaction filter before it is
@@ -59,15 +62,21 @@
 #   cluster-resources/pods-not-running.json                 pods in any namespace
 #       whose phase is neither Running nor Succeeded (the V2 quick check)
 #   cluster-resources/pods/logs/<ns>/<pod>/<container>[-previous].log
+#   cluster-resources/custom-resources/prometheustargets.bundle.gitops-master.io/<ns>.json
+#       the answer of /api/v1/targets?state=active of each Prometheus Service
+#       of the namespace (through the service proxy), unchanged, wrapped as
+#       a List of PrometheusTarget objects (only where a Prometheus Service
+#       was found)
 #   cluster-resources/version.json, resources.json, groups.json
 #   views/<id>.txt      the tables a person reads: stages-wide-<ns>,
 #                       promotions-<ns>, freight-<ns>, analysisruns-<ns>,
 #                       applications-<ns>, kargo-pods-<ns>, argocd-pods-<ns>,
 #                       events-warnings-<ns>, pods-not-running-wide, can-i-<ns>
 # Command status: ok, partial (failed but what it wrote is valid, e.g. a log
-# cut by a timeout), forbidden, unauthorized, not-served (missing CRD),
-# not-found, timeout, unreachable, error, interrupted (stopped by the deadline
-# or a signal), skipped (never started). Discovery commands (discover-*,
+# cut by a timeout, or the targets of one Prometheus Service of two),
+# forbidden, unauthorized, not-served (missing CRD), not-found, timeout,
+# unreachable, error, interrupted (stopped by the deadline or a signal),
+# skipped (never started). Discovery commands (discover-*,
 # log-targets/*) keep their output out of the bundle: output is null.
 # "optional": true marks a command whose failure is no gap in the data: the
 # discovery queries (what they could not find shows in the config's sources)
@@ -571,6 +580,64 @@ END {
 }
 AWK
 
+# Breaks a JSON document after every comma outside strings (one member or
+# element per line), so that the line-based redaction never works on a line of
+# megabytes (a Prometheus answer is a single line). The document is unchanged
+# but for whitespace. Linear: split() and printf, no string growing.
+read -r -d '' JSON_LINES_AWK <<'AWK'
+{
+  n = split($0, P, "\"")
+  for (i = 1; i <= n; i++) {
+    s = P[i]
+    if (!instr) gsub(/,/, ",\n", s)
+    printf "%s", s
+    if (i < n) {
+      printf "\""
+      # a quote inside a string ends it unless an odd run of backslashes precedes it
+      if (!instr) instr = 1
+      else if (!match(s, /\\+$/) || RLENGTH % 2 == 0) instr = 0
+    }
+  }
+  printf "\n"
+}
+AWK
+
+# Prometheus Services from PROM_SERVICES_JSONPATH lines -> "namespace<TAB>
+# service<TAB>port" (each Service once). A Service counts when it is labelled
+# operated-prometheus=true (prometheus-operator's prometheus-operated),
+# app.kubernetes.io/name=prometheus, app=prometheus or
+# app=kube-prometheus-stack-prometheus, and no component label names another
+# part of a chart (alertmanager, node-exporter, ...). The port: the one named
+# web, else 9090, else the first. -v nss=" ns1 ns2 ": only these namespaces.
+read -r -d '' PROM_SERVICES_AWK <<'AWK'
+function dns_label(s) { return length(s) <= 63 && s ~ /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/ }
+function part_ok(c) { return c == "" || c == "server" || c == "prometheus" }
+BEGIN { FS = "\t" }
+{
+  ns = $1; svc = $2
+  if (!dns_label(ns) || !dns_label(svc)) next
+  if (!($3 == "true" || $4 == "prometheus" || $5 == "prometheus" || $5 == "kube-prometheus-stack-prometheus")) next
+  if (!part_ok($6) || !part_ok($7)) next
+  if (nss != "" && !index(nss, " " ns " ")) next
+  if ((ns "/" svc) in SEEN) next
+  web = ""; std = ""; first = ""
+  k = split($8, P, " ")
+  for (i = 1; i <= k; i++) {
+    name = P[i]; sub(/:[^:]*$/, "", name)
+    port = P[i]; sub(/^.*:/, "", port)
+    if (port !~ /^[0-9]+$/ || port + 0 < 1 || port + 0 > 65535) continue
+    port = port + 0
+    if (first == "") first = port
+    if (name == "web" && web == "") web = port
+    if (port == 9090 && std == "") std = port
+  }
+  port = web != "" ? web : (std != "" ? std : first)
+  if (port == "") next
+  SEEN[ns "/" svc] = 1
+  print ns "\t" svc "\t" port
+}
+AWK
+
 # .gitops-config.yaml (flat "key: value" lines) -> "key<TAB>value" lines;
 # "!<line number><TAB><text>" for lines it cannot read.
 read -r -d '' CONFIG_AWK <<'AWK'
@@ -628,6 +695,11 @@ SECRET_TPL='{"apiVersion":"v1","kind":"List","items":[{{$n := ""}}{{range .items
 CRD_TPL='{"apiVersion":"v1","kind":"List","items":[{{$n := ""}}{{range .items}}{{$n}}{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":{{printf "%q" .metadata.name}}{{with .metadata.creationTimestamp}},"creationTimestamp":{{printf "%q" .}}{{end}}{{with .metadata.generation}},"generation":{{.}}{{end}},"labels":{ {{$ls := ""}}{{range $k, $v := .metadata.labels}}{{$ls}}{{printf "%q" $k}}:{{printf "%q" $v}}{{$ls = ","}}{{end}} },"annotations":{ {{$as := ""}}{{range $k, $v := .metadata.annotations}}{{if ne $k "kubectl.kubernetes.io/last-applied-configuration"}}{{$as}}{{printf "%q" $k}}:{{printf "%q" $v}}{{$as = ","}}{{end}}{{end}} }},"spec":{"group":{{printf "%q" .spec.group}},"scope":{{printf "%q" .spec.scope}},"names":{"kind":{{printf "%q" .spec.names.kind}},"plural":{{printf "%q" .spec.names.plural}}{{with .spec.names.singular}},"singular":{{printf "%q" .}}{{end}},"shortNames":[{{$ss := ""}}{{range .spec.names.shortNames}}{{$ss}}{{printf "%q" .}}{{$ss = ","}}{{end}}],"categories":[{{$cs := ""}}{{range .spec.names.categories}}{{$cs}}{{printf "%q" .}}{{$cs = ","}}{{end}}]},"versions":[{{$vs := ""}}{{range .spec.versions}}{{$vs}}{"name":{{printf "%q" .name}},"served":{{if .served}}true{{else}}false{{end}},"storage":{{if .storage}}true{{else}}false{{end}},"deprecated":{{if .deprecated}}true{{else}}false{{end}},"additionalPrinterColumns":[{{$ps := ""}}{{range .additionalPrinterColumns}}{{$ps}}{"name":{{printf "%q" .name}},"type":{{printf "%q" .type}},"jsonPath":{{printf "%q" .jsonPath}}}{{$ps = ","}}{{end}}]}{{$vs = ","}}{{end}}]},"status":{"storedVersions":[{{$ts := ""}}{{range .status.storedVersions}}{{$ts}}{{printf "%q" .}}{{$ts = ","}}{{end}}]}}{{"\n"}}{{$n = ","}}{{end}}]}'
 # Pods in all namespaces -> "namespace<TAB>name-label/component-label<TAB>pod<TAB>container:restarts ...".
 POD_TARGETS_JSONPATH='{range .items[*]}{.metadata.namespace}{"\t"}{.metadata.labels.app\.kubernetes\.io/name}{"/"}{.metadata.labels.app\.kubernetes\.io/component}{"\t"}{.metadata.name}{"\t"}{range .status.containerStatuses[*]}{.name}{":"}{.restartCount}{" "}{end}{"\n"}{end}'
+# Services -> "namespace<TAB>name<TAB>operated-prometheus<TAB>app.kubernetes.io/name<TAB>app<TAB>
+# app.kubernetes.io/component<TAB>component<TAB>port-name:port ..." (labels: PROM_SERVICES_AWK).
+PROM_SERVICES_JSONPATH='{range .items[*]}{.metadata.namespace}{"\t"}{.metadata.name}{"\t"}{.metadata.labels.operated-prometheus}{"\t"}{.metadata.labels.app\.kubernetes\.io/name}{"\t"}{.metadata.labels.app}{"\t"}{.metadata.labels.app\.kubernetes\.io/component}{"\t"}{.metadata.labels.component}{"\t"}{range .spec.ports[*]}{.name}{":"}{.port}{" "}{end}{"\n"}{end}'
+# Where the Prometheus scrape targets go (a bundle kind, not a Kubernetes one).
+PROM_RESOURCE="prometheustargets.bundle.gitops-master.io"
 # Pods -> "name<TAB>container:restarts container:restarts ...".
 POD_CONTAINERS_JSONPATH='{range .items[*]}{.metadata.name}{"\t"}{range .status.containerStatuses[*]}{.name}{":"}{.restartCount}{" "}{end}{"\n"}{end}'
 
@@ -819,6 +891,15 @@ redact_string() {
 # kubectl: the only way this script talks to the cluster
 # ---------------------------------------------------------------------------
 
+# The Prometheus targets through the API server's service proxy (read-only:
+# `get --raw` is a GET), the only proxied path the collector may ask for.
+RAW_TARGETS_RE='^/api/v1/namespaces/[a-z0-9]([-a-z0-9]*[a-z0-9])?/services/[a-z0-9]([-a-z0-9]*[a-z0-9])?:[0-9]+/proxy/api/v1/targets[?]state=active$'
+
+# raw_path_allowed PATH: the paths `get --raw` may read.
+raw_path_allowed() {
+  [[ $1 == /apis || $1 =~ $RAW_TARGETS_RE ]]
+}
+
 # kube_verb_allowed ARG...: succeeds only for read-only kubectl invocations.
 kube_verb_allowed() {
   case ${1-} in
@@ -826,13 +907,16 @@ kube_verb_allowed() {
     auth) [[ ${2-} == can-i ]] || return 1 ;;
     *) return 1 ;;
   esac
-  local a
+  local a prev=""
   for a in "$@"; do
     case $a in
       -w|--watch|--watch=*|--watch-only|--watch-only=*|-f|--follow|--follow=*|--filename|--filename=*) return 1 ;;
+      --raw=*) raw_path_allowed "${a#--raw=}" || return 1 ;;
     esac
+    if [[ $prev == --raw ]]; then raw_path_allowed "$a" || return 1; fi
+    prev=$a
   done
-  return 0
+  [[ $prev != --raw ]]
 }
 
 # kube_argv ARG...: sets KARGV to the full kubectl argv (global flags last).
@@ -880,7 +964,7 @@ Q_N=0          # number of queued commands (seq 1..Q_N)
 Q_NEXT=1       # lowest seq that may not have been launched yet
 PRIO=()        # seqs queued by handlers (logs): launched before the rest
 declare -A LAUNCHED Q_SEEN
-declare -a Q_ID Q_MODE Q_OUT Q_ARGS Q_HANDLER Q_HARG Q_OPT
+declare -a Q_ID Q_MODE Q_OUT Q_ARGS Q_HANDLER Q_HARG Q_OPT Q_EXTRA
 declare -A RUN_PID RUN_START
 RUNNING=0
 DONE_N=0
@@ -890,9 +974,10 @@ declare -A STATUS_COUNT
 GAPS=()
 OPTIONAL_FAILED=()
 ENQ_OPTIONAL=0  # set to 1 around enqueue for a command whose failure is no gap
+ENQ_EXTRA=""    # set around enqueue: what a job of several calls needs (promtargets: "svc:port ...")
 
 # enqueue ID MODE OUTPUT HANDLER HANDLER_ARG -- KUBECTL_ARG...
-#   MODE: json text log secret crd apires groups version disc
+#   MODE: json text log secret crd apires groups version disc promtargets
 #   OUTPUT: path inside the bundle ("" for disc: kept in the work dir)
 #   HANDLER: function called in the main shell when the command succeeded
 enqueue() {
@@ -913,6 +998,7 @@ enqueue() {
   Q_HANDLER[Q_N]=$handler
   Q_HARG[Q_N]=$harg
   Q_OPT[Q_N]=$ENQ_OPTIONAL
+  Q_EXTRA[Q_N]=$ENQ_EXTRA
   local q
   printf -v q '%q ' "$@"
   Q_ARGS[Q_N]=$q
@@ -940,9 +1026,10 @@ next_seq() {
 # Filter a command's stdout according to its mode (COUNTFILE, METAFILE: see redact_stream).
 output_filter() {
   local mode=$1 cnt=$2 meta=$3 check=0
-  case $mode in json|secret|crd|groups|apires|version) check=1 ;; esac
+  case $mode in json|secret|crd|groups|apires|version|promtargets) check=1 ;; esac
   case $mode in
     disc) cat ;;
+    promtargets) awk "$JSON_LINES_AWK" | redact_stream "$cnt" "$meta" "$check" ;;
     secret|crd) awk "$GOTPL_FIX_AWK" | redact_stream "$cnt" "$meta" "$check" ;;
     apires) awk "$APIRES_AWK" | redact_stream "$cnt" "$meta" "$check" ;;
     groups) groups_filter | redact_stream "$cnt" "$meta" "$check" ;;
@@ -1062,12 +1149,22 @@ run_job() {
     mkfifo "$fifo" || exit 1
     output_filter "$mode" "$cnt" "$meta" <"$fifo" >"$dest" &
     fpid=$!
-    kube_exec "${args[@]}" >"$fifo" 2>"$err" </dev/null &
+    if [[ $mode == promtargets ]]; then
+      prom_targets_job "$seq" >"$fifo" 2>"$err" </dev/null &
+    else
+      kube_exec "${args[@]}" >"$fifo" 2>"$err" </dev/null &
+    fi
     kpid=$!
     wait "$kpid"; rc=$?
     kpid=""
     wait "$fpid"; frc=$?
     fpid=""
+  fi
+  if [[ $mode == promtargets && -s $TMPD/$seq.promfail ]]; then
+    # The manifest shows the call that failed (the first one that did).
+    local failed_target
+    read -r failed_target <"$TMPD/$seq.promfail"
+    Q_ARGS[seq]=$(printf '%q ' get --raw "$(prom_targets_path "${Q_HARG[seq]}" "${failed_target%%:*}" "${failed_target##*:}")")
   fi
   now_ms t1
   utc_now finished
@@ -1077,7 +1174,7 @@ run_job() {
   if [[ $rc == 0 ]]; then
     keep=1
     case $mode in
-      json|secret|crd|groups|apires|version)
+      json|secret|crd|groups|apires|version|promtargets)
         local is_json=0
         if [[ -n $first ]]; then
           [[ ( $first == "{" && $last == "}" ) || ( $first == "[" && $last == "]" ) ]] && is_json=1
@@ -1094,6 +1191,8 @@ run_job() {
       log) [[ -s $dest ]] && keep=1 ;;
       version) [[ -s $dest ]] && grep -q '"clientVersion"' "$dest" && keep=1 ;;
       apires) [[ -s $dest ]] && grep -q '"groupVersion"' "$dest" && keep=1 ;;
+      # some of the namespace's Prometheus Services answered: their objects stay
+      promtargets) [[ -s $TMPD/$seq.promitems && $frc == 0 && $first == "{" && $last == "}" ]] && keep=1 ;;
     esac
   fi
 
@@ -1122,6 +1221,54 @@ run_job() {
   mv -f "$TMPD/$seq.done" "$META/$seq.done"
   [[ -n ${WAKE_FD:-} ]] && printf '%s\n' "$seq" >&"$WAKE_FD"
   return 0
+}
+
+# prom_targets_path NS SERVICE PORT: the Prometheus targets through the service proxy.
+prom_targets_path() {
+  printf '/api/v1/namespaces/%s/services/%s:%s/proxy/api/v1/targets?state=active' "$1" "$2" "$3"
+}
+
+# prom_targets_job SEQ (a job's kubectl part, in its subshell): asks each
+# Prometheus Service of the namespace (Q_EXTRA: "svc:port ...", one call
+# after the other) for its active targets and prints one List with a
+# PrometheusTarget object per answer, the answer unchanged as "response".
+# Exit status: that of the first call that failed (its target goes to
+# SEQ.promfail); SEQ.promitems holds how many answered, when any did.
+prom_targets_job() {
+  local seq=$1 ns=${Q_HARG[$1]} target svc port part crc rc=0 i=0 kp="" sep=""
+  local -a answered=()
+  trap 'kill ${kp:+"$kp"} 2>/dev/null; exit 143' TERM
+  for target in ${Q_EXTRA[seq]}; do
+    svc=${target%%:*}
+    port=${target##*:}
+    part="$TMPD/$seq.prom.$i"
+    i=$(( i + 1 ))
+    kube_exec get --raw "$(prom_targets_path "$ns" "$svc" "$port")" >"$part" </dev/null &
+    kp=$!
+    wait "$kp"; crc=$?
+    kp=""
+    if [[ $crc == 0 ]] && ! looks_like_json "$part"; then
+      printf '%s: services "%s:%s": the answer is not a JSON document\n' "$COLLECTOR_NAME" "$svc" "$port" >&2
+      crc=1
+    fi
+    if [[ $crc == 0 ]]; then
+      answered+=("$svc" "$part")
+    elif [[ $rc == 0 ]]; then
+      rc=$crc
+      printf '%s\n' "$target" >"$TMPD/$seq.promfail"
+    fi
+  done
+  printf '{"apiVersion":"v1","kind":"List","items":['
+  for (( i = 0; i < ${#answered[@]}; i += 2 )); do
+    printf '%s\n{"apiVersion":"bundle.gitops-master.io/v1","kind":"PrometheusTarget","metadata":{"name":"%s","namespace":"%s"},\n"response":' \
+      "$sep" "${answered[i]}" "$ns"
+    cat "${answered[i + 1]}"
+    printf '}'
+    sep=","
+  done
+  printf '\n]}\n'
+  (( ${#answered[@]} > 0 )) && printf '%d\n' "$(( ${#answered[@]} / 2 ))" >"$TMPD/$seq.promitems"
+  return "$rc"
 }
 
 # Progress line: [n/total] label status 0.4s
@@ -1374,7 +1521,9 @@ Collection:
   --version                       print the version
 
 Only the kubectl verbs get, logs, version, api-resources, api-versions and
-auth can-i are used. Secret values are never collected.
+auth can-i are used; get --raw reads /apis and, where a Prometheus Service
+runs, its /api/v1/targets through the service proxy. Secret values are never
+collected.
 
 Examples:
   $COLLECTOR_NAME
@@ -1557,6 +1706,32 @@ plan_discovery() {
   if missing warehouse_name; then
     disc_enqueue warehouses get warehouses.kargo.akuity.io -A -o 'jsonpath={range .items[*]}{.metadata.namespace}{"\t"}{.metadata.name}{"\n"}{end}'
   fi
+  # Prometheus Services, whose scrape targets verification Level 2 reads: one
+  # query per label that marks them (a selector cannot say "or").
+  disc_enqueue prometheus-operated get services -A -l operated-prometheus=true -o "jsonpath=$PROM_SERVICES_JSONPATH"
+  disc_enqueue prometheus-name get services -A -l app.kubernetes.io/name=prometheus -o "jsonpath=$PROM_SERVICES_JSONPATH"
+  disc_enqueue prometheus-app get services -A -l 'app in (prometheus,kube-prometheus-stack-prometheus)' -o "jsonpath=$PROM_SERVICES_JSONPATH"
+}
+
+PROM_DISCOVERY="prometheus-operated prometheus-name prometheus-app"
+
+# Did every cluster-wide Prometheus Service query answer?
+prom_discovered() {
+  local name
+  for name in $PROM_DISCOVERY; do disc_ok "$name" || return 1; done
+}
+
+# prom_services_found [" NS NS "]: "namespace<TAB>service<TAB>port" of the
+# Prometheus Services the cluster-wide queries found (in these namespaces).
+prom_services_found() {
+  local name
+  for name in $PROM_DISCOVERY; do disc_output "$name"; done | awk -v nss="${1:-}" "$PROM_SERVICES_AWK" | sort
+}
+
+# Namespaces of a Prometheus Service that are named like a monitoring namespace.
+prom_monitoring_namespaces() {
+  prom_discovered || return 0
+  prom_services_found | awk -F'\t' '$1 ~ /monitor|prometheus/ {print $1}' | sort -u
 }
 
 # Words of a list that are valid Kubernetes names (DNS-1123), comma joined.
@@ -1622,6 +1797,10 @@ resolve_discovery() {
   fi
   if missing monitoring_namespace && in_list monitoring "$all_ns"; then
     set_cfg monitoring_namespace monitoring discovered
+  fi
+  if missing monitoring_namespace; then
+    # Else where a Prometheus Service runs in a namespace named like one.
+    set_discovered monitoring_namespace "$(prom_monitoring_namespaces | head -n 1)"
   fi
 
   INGRESS_NAMESPACES=$(uniq_words "$(valid_names "$(disc_output ingresses | awk -F'\t' '{print $1}')")")
@@ -1863,7 +2042,62 @@ plan_collection() {
       get_json certificates.cert-manager.io "$ns" "$(cr_out certificates.cert-manager.io "$ns")"
     done
   fi
+  plan_prometheus "$all_ns"
+}
 
+# Prometheus scrape targets for verification Level 2, where a Prometheus
+# Service runs: in the namespaces collected, the monitoring namespace and the
+# monitoring-like namespaces where discovery found one. The Services come from
+# the cluster-wide discovery queries, or, when one of them failed, from a
+# listing per namespace (optional, like every discovery query). No Service,
+# no command: a cluster without Prometheus has no gap.
+plan_prometheus() {
+  local nss ns
+  [[ $OPT_DRY_RUN == 1 ]] && return 0
+  nss=$(uniq_words "$1 $(cfg monitoring_namespace) $(prom_monitoring_namespaces)")
+  [[ -n $nss ]] || return 0
+  if prom_discovered; then
+    plan_prometheus_lines "$(prom_services_found " $nss ")"
+    return 0
+  fi
+  ENQ_OPTIONAL=1
+  for ns in $nss; do
+    enqueue "discover-prometheus/$ns" disc "" on_prometheus_services "$ns" -- \
+      get services -n "$ns" -o "jsonpath=$PROM_SERVICES_JSONPATH"
+  done
+  ENQ_OPTIONAL=0
+}
+
+# Handler: a namespace's Services arrived; queue its Prometheus targets.
+on_prometheus_services() {
+  local seq=$1 ns=$2 file="$DISCD/$1.out"
+  [[ -f $file ]] || return 0
+  plan_prometheus_lines "$(awk -v nss=" $ns " "$PROM_SERVICES_AWK" "$file" | sort)"
+}
+
+# plan_prometheus_lines LINES: one command per namespace of the sorted
+# "namespace<TAB>service<TAB>port" lines, which asks each of its Services.
+plan_prometheus_lines() {
+  local ns svc port cur="" targets=""
+  while IFS=$'\t' read -r ns svc port; do
+    [[ -n $ns && -n $svc && -n $port ]] || continue
+    if [[ $ns != "$cur" ]]; then
+      [[ -n $cur ]] && plan_prometheus_targets "$cur" "$targets"
+      cur=$ns
+      targets=""
+    fi
+    targets+=${targets:+ }$svc:$port
+  done <<<"$1"
+  [[ -n $cur ]] && plan_prometheus_targets "$cur" "$targets"
+  return 0
+}
+
+plan_prometheus_targets() {  # plan_prometheus_targets NS "SVC:PORT ..."
+  local ns=$1 first=${2%% *}
+  ENQ_EXTRA=$2
+  enqueue "$PROM_RESOURCE/$ns" promtargets "$(cr_out "$PROM_RESOURCE" "$ns")" "" "$ns" -- \
+    get --raw "$(prom_targets_path "$ns" "${first%%:*}" "${first##*:}")"
+  ENQ_EXTRA=""
 }
 
 # Cluster-scoped objects, unhealthy pods anywhere and API discovery: nothing
@@ -1960,6 +2194,9 @@ dry_run() {
   for ns in $(cfg_words kargo_controller_namespace) $(cfg_words argocd_controller_namespace) $(cfg_words kargo_namespace); do
     plan_logs "$ns" "<pod>" "<container>" 1
   done
+  # Per namespace where discovery finds a Prometheus Service (each of them in turn).
+  enqueue "$PROM_RESOURCE/<namespace>" promtargets "" "" "" -- \
+    get --raw "$(prom_targets_path "<namespace>" "<prometheus-service>" "<port>")"
 }
 
 # ---------------------------------------------------------------------------
@@ -2218,6 +2455,9 @@ main() {
     plan_collection
     run_pool
   fi
+  # A signal between two runs of the pool (phase 1 done, phase 2 not started):
+  # the commands still running are stopped and the queued ones recorded.
+  [[ -n $STOP ]] && abort_all "$STOP"
 
   finalize || exit 1
   case $STOP in

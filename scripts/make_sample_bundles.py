@@ -186,6 +186,8 @@ class Cluster:
     logs: dict[str, list[str]] = field(default_factory=dict)
     views: dict[str, str] = field(default_factory=dict)
     gaps: list[dict] = field(default_factory=list)
+    # files not written by a plain `kubectl get`: path -> (command id, argv)
+    commands: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
     # -- clock and identities
     def ago(self, **kw: float) -> datetime:
@@ -1891,6 +1893,8 @@ def render_bundle(cluster: Cluster) -> dict[str, bytes]:
     for rel in order:
         if rel.startswith("views/"):
             cmd_id, argv = "view/" + rel.removeprefix("views/").removesuffix(".txt"), VIEW_ARGV[rel]
+        elif rel in cluster.commands:
+            cmd_id, argv = cluster.commands[rel]
         else:
             cmd_id, argv = _argv_for(rel)
         entries.append((cmd_id, {"argv": argv, "output": rel}))
@@ -3154,12 +3158,20 @@ CRD_CATALOG = (
      ("Issuer", "issuers")),
     ("cert-manager.io", "Cluster", ("ClusterIssuer", "clusterissuers")),
     ("acme.cert-manager.io", "Namespaced", ("Order", "orders"), ("Challenge", "challenges")),
+    ("monitoring.coreos.com", "Namespaced", ("Alertmanager", "alertmanagers"),
+     ("AlertmanagerConfig", "alertmanagerconfigs"), ("PodMonitor", "podmonitors"), ("Probe", "probes"),
+     ("PrometheusAgent", "prometheusagents"), ("Prometheus", "prometheuses"), ("PrometheusRule", "prometheusrules"),
+     ("ScrapeConfig", "scrapeconfigs"), ("ServiceMonitor", "servicemonitors"), ("ThanosRuler", "thanosrulers")),
 )
+# prometheus-operator v0.78: the kinds still served as v1alpha1 only
+MONITORING_ALPHA = ("AlertmanagerConfig", "PrometheusAgent", "ScrapeConfig")
 
 
 def crd_summary(cluster: Cluster, group: str, scope: str, kind: str, plural: str, created: datetime) -> dict:
     """A CRD as collector.sh summarises it (no schema)."""
     version = "v1" if "cert-manager" in group else "v1alpha1"
+    if group == "monitoring.coreos.com" and kind not in MONITORING_ALPHA:
+        version = "v1"
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -3254,6 +3266,136 @@ def verification_rbac(cluster: Cluster, created: datetime) -> None:
     cluster.touch(f"cluster-resources/rolebindings/{PROJECT}.json")
 
 
+PROMETHEUS_IMAGE = "quay.io/prometheus/prometheus:v2.55.1"
+CONFIG_RELOADER_IMAGE = "quay.io/prometheus-operator/prometheus-config-reloader:v0.78.2"
+PROMETHEUS_TARGETS = "prometheustargets.bundle.gitops-master.io"
+
+
+def app_prometheus(cluster: Cluster, app: dict, created: datetime) -> None:
+    """A Prometheus (prometheus-operator) that the Application deploys beside the app, scraping it through a
+    ServiceMonitor: the operator's StatefulSet, pod, Secrets and ``prometheus-operated`` Service, and the
+    active targets as collector.sh reads them through the Service's proxy (every target up)."""
+    ns = app["spec"]["destination"]["namespace"]
+    name = "guestbook"
+    sts_name = f"prometheus-{name}"
+    operated = {"app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "prometheus-operator",
+                "app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": name,
+                "operator.prometheus.io/shard": "0", "prometheus": name}
+    mounts = [{"mountPath": "/etc/prometheus/config_out", "name": "config-out", "readOnly": True},
+              {"mountPath": "/etc/prometheus/certs", "name": "tls-assets", "readOnly": True},
+              {"mountPath": "/prometheus", "name": f"{sts_name}-db", "subPath": "prometheus-db"},
+              {"mountPath": "/etc/prometheus/web_config/web-config.yaml", "name": "web-config", "readOnly": True,
+               "subPath": "web-config.yaml"}]
+    server = container_spec(
+        "prometheus", PROMETHEUS_IMAGE,
+        args=["--web.console.templates=/etc/prometheus/consoles", "--web.console.libraries=/etc/prometheus/console_libraries",
+              "--config.file=/etc/prometheus/config_out/prometheus.env.yaml", "--web.enable-lifecycle",
+              f"--web.external-url=http://{sts_name}.{ns}:9090", "--web.route-prefix=/", "--storage.tsdb.retention.time=24h",
+              "--storage.tsdb.path=/prometheus", "--web.config.file=/etc/prometheus/web_config/web-config.yaml"],
+        ports=[{"containerPort": 9090, "name": "web", "protocol": "TCP"}],
+        probes={"readinessProbe": {"failureThreshold": 3, "httpGet": {"path": "/-/ready", "port": "web", "scheme": "HTTP"},
+                                   "periodSeconds": 5, "successThreshold": 1, "timeoutSeconds": 3}},
+        resources={"requests": {"memory": "400Mi"}}, volume_mounts=mounts)
+    reloader = container_spec(
+        "config-reloader", CONFIG_RELOADER_IMAGE, command=["/bin/prometheus-config-reloader"],
+        args=["--listen-address=:8080", "--reload-url=http://127.0.0.1:9090/-/reload",
+              "--config-file=/etc/prometheus/config/prometheus.yaml.gz",
+              "--config-envsubst-file=/etc/prometheus/config_out/prometheus.env.yaml"],
+        ports=[{"containerPort": 8080, "name": "reloader-web", "protocol": "TCP"}],
+        resources={"limits": {"cpu": "10m", "memory": "50Mi"}, "requests": {"cpu": "10m", "memory": "50Mi"}},
+        volume_mounts=[{"mountPath": "/etc/prometheus/config", "name": "config"},
+                       {"mountPath": "/etc/prometheus/config_out", "name": "config-out"}])
+    volumes = [
+        {"name": "config", "secret": {"defaultMode": 420, "secretName": sts_name}},
+        {"name": "tls-assets", "projected": {"defaultMode": 420, "sources": [
+            {"secret": {"name": f"{sts_name}-tls-assets-0"}}]}},
+        {"emptyDir": {"medium": "Memory"}, "name": "config-out"},
+        {"name": "web-config", "secret": {"defaultMode": 420, "secretName": f"{sts_name}-web-config"}},
+        {"emptyDir": {}, "name": f"{sts_name}-db"},
+    ]
+    owner = cluster.owner("monitoring.coreos.com/v1", "Prometheus", ns, name, blockOwnerDeletion=True, controller=True)
+    workload = statefulset(cluster, ns, sts_name, created=created + timedelta(seconds=3), selector=operated,
+                           labels=dict(operated, **{"app.kubernetes.io/version": "2.55.1", "operator.prometheus.io/mode": "server"}),
+                           containers=[server, reloader],
+                           runs={"prometheus": ContainerRun(started=created + timedelta(seconds=14)),
+                                 "config-reloader": ContainerRun(started=created + timedelta(seconds=13))},
+                           service_account=sts_name, extra_volumes=volumes)
+    workload.controller["metadata"]["ownerReferences"] = [owner]
+    workload.controller["spec"]["serviceName"] = "prometheus-operated"
+    add_workloads(cluster, ns, [workload])
+    for secret_name, keys in ((sts_name, ["prometheus.yaml.gz"]), (f"{sts_name}-tls-assets-0", []),
+                              (f"{sts_name}-web-config", ["web-config.yaml"])):
+        meta = cluster.meta("Secret", secret_name, ns, created + timedelta(seconds=2),
+                            labels={"app.kubernetes.io/managed-by": "prometheus-operator", "managed-by": "prometheus-operator",
+                                    "operator.prometheus.io/name": name})
+        meta.pop("resourceVersion", None)
+        cluster.add(f"cluster-resources/secrets/{ns}.json", {"apiVersion": "v1", "kind": "Secret", "metadata": meta,
+                                                              "type": "Opaque", "data": {k: "" for k in keys}})
+    cluster.add(f"cluster-resources/serviceaccounts/{ns}.json", {
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": cluster.meta("ServiceAccount", sts_name, ns, created, annotations={
+            "argocd.argoproj.io/tracking-id": f"{app['metadata']['name']}:/ServiceAccount:{ns}/{sts_name}"})})
+    service = service_obj(cluster, ns, "prometheus-operated", created + timedelta(seconds=2),
+                          {"managed-by": "prometheus-operator", "operated-prometheus": "true"},
+                          {"app.kubernetes.io/name": "prometheus"},
+                          [{"name": "web", "port": 9090, "protocol": "TCP", "targetPort": "web"}], cluster_ip="None")
+    service["metadata"]["ownerReferences"] = [cluster.owner("monitoring.coreos.com/v1", "Prometheus", ns, name)]
+    cluster.add(f"cluster-resources/services/{ns}.json", service)
+
+    # What Argo CD applied: the Prometheus, its ServiceAccount and the ServiceMonitor that selects the app.
+    managed = [({"kind": "ServiceAccount", "name": sts_name, "namespace": ns, "status": "Synced", "version": "v1"},
+                f"serviceaccount/{sts_name} unchanged"),
+               ({"group": "monitoring.coreos.com", "kind": "Prometheus", "name": name, "namespace": ns,
+                 "status": "Synced", "version": "v1"}, f"prometheus.monitoring.coreos.com/{name} unchanged"),
+               ({"group": "monitoring.coreos.com", "kind": "ServiceMonitor", "name": name, "namespace": ns,
+                 "status": "Synced", "version": "v1"}, f"servicemonitor.monitoring.coreos.com/{name} unchanged")]
+    app["status"]["resources"][1:1] = [managed[0][0]]
+    app["status"]["resources"] += [res for res, _ in managed[1:]]
+    result = app["status"]["operationState"]["syncResult"]
+    result["resources"] += [dict(res, group=res.get("group", ""), hookPhase="Running", message=message, syncPhase="Sync")
+                            for res, message in managed]
+
+    # The active targets: the ServiceMonitor's endpoint on the app's pod, scraped a few seconds ago.
+    pod = find_pod(cluster, ns, "guestbook")
+    ip, node = pod_ip(cluster, pod), node_for(cluster, pod)
+    pool = f"serviceMonitor/{ns}/{name}/0"
+    address = f"{ip}:8080"
+    target = {
+        "discoveredLabels": {
+            "__address__": address, "__meta_kubernetes_endpoint_address_target_kind": "Pod",
+            "__meta_kubernetes_endpoint_address_target_name": pod, "__meta_kubernetes_endpoint_node_name": node,
+            "__meta_kubernetes_endpoint_port_name": "http", "__meta_kubernetes_endpoint_port_protocol": "TCP",
+            "__meta_kubernetes_endpoint_ready": "true", "__meta_kubernetes_endpoints_name": "guestbook",
+            "__meta_kubernetes_namespace": ns, "__meta_kubernetes_pod_container_name": "guestbook",
+            "__meta_kubernetes_pod_container_port_name": "http", "__meta_kubernetes_pod_container_port_number": "8080",
+            "__meta_kubernetes_pod_container_port_protocol": "TCP", "__meta_kubernetes_pod_ip": ip,
+            "__meta_kubernetes_pod_name": pod, "__meta_kubernetes_pod_node_name": node,
+            "__meta_kubernetes_pod_phase": "Running", "__meta_kubernetes_pod_ready": "true",
+            "__meta_kubernetes_service_name": "guestbook", "__metrics_path__": "/metrics", "__scheme__": "http",
+            "__scrape_interval__": "30s", "__scrape_timeout__": "10s", "job": pool,
+        },
+        "labels": {"container": "guestbook", "endpoint": "http", "instance": address, "job": "guestbook",
+                   "namespace": ns, "pod": pod, "service": "guestbook"},
+        "scrapePool": pool,
+        "scrapeUrl": f"http://{address}/metrics",
+        "globalUrl": f"http://{address}/metrics",
+        "lastError": "",
+        "lastScrape": cluster.ago(seconds=14).strftime("%Y-%m-%dT%H:%M:%S.118425117Z"),
+        "lastScrapeDuration": 0.003412771,
+        "health": "up",
+        "scrapeInterval": "30s",
+        "scrapeTimeout": "10s",
+    }
+    rel = f"cluster-resources/custom-resources/{PROMETHEUS_TARGETS}/{ns}.json"
+    cluster.add(rel, {"apiVersion": "bundle.gitops-master.io/v1", "kind": "PrometheusTarget",
+                      "metadata": {"name": "prometheus-operated", "namespace": ns},
+                      "response": {"status": "success", "data": {"activeTargets": [target], "droppedTargets": [],
+                                                                 "droppedTargetCounts": None}}})
+    cluster.commands[rel] = (f"{PROMETHEUS_TARGETS}/{ns}", [
+        "kubectl", "get", "--raw", f"/api/v1/namespaces/{ns}/services/prometheus-operated:9090/proxy/api/v1/targets?state=active",
+        "--request-timeout=20s"])
+
+
 def scenario_verified(out: Path) -> None:
     C = datetime(2026, 11, 24, 8, 30, 41, tzinfo=UTC)
     stages = ["dev", "prod"]
@@ -3309,6 +3451,7 @@ def scenario_verified(out: Path) -> None:
         crds += [crd_summary(cl, group, scope, kind, plural, installed) for kind, plural in kinds]
     cl.add("cluster-resources/customresourcedefinitions.json", *crds)
     verification_rbac(cl, project_created + timedelta(minutes=3))
+    app_prometheus(cl, apps["dev"], project_created + timedelta(minutes=22))
 
     lines = []
     for name, rec in recent.items():
@@ -3325,7 +3468,9 @@ def scenario_verified(out: Path) -> None:
         out / "verified-pipeline" / "expected.json",
         "A two-stage pipeline (dev -> prod) collected with everything the verify mode reads: Ingresses with TLS "
         "and their cert-manager Certificates (Ready), the TLS Secrets by name and key names, the "
-        "CustomResourceDefinitions, ServiceAccounts and the playbook's verification ClusterRole and binding. Both "
+        "CustomResourceDefinitions, ServiceAccounts and the playbook's verification ClusterRole and binding, and "
+        "the scrape targets of the Prometheus the dev Application deploys (prometheus-operator; its "
+        "prometheus-operated Service answered through the API server's proxy, every target up). Both "
         "Stages run v2.8.0 (Freight lucky-heron), are Ready=True/Verified with Successful AnalysisRuns, and their "
         "Applications are Synced and Healthy. `gitops-master verify` passes all four levels on both Stages; "
         "diagnose reports nothing.",

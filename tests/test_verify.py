@@ -8,6 +8,8 @@ check turns UNKNOWN because its data was not collected.
 
 from __future__ import annotations
 
+import copy
+
 import json
 import re
 
@@ -70,7 +72,8 @@ def _secret_ref(pod):
 
 
 def _managed_crd(app):
-    app["status"]["resources"].append({"group": "monitoring.coreos.com", "kind": "ServiceMonitor", "name": "guestbook",
+    # external-secrets is not installed (prometheus-operator is: the dev Application deploys a Prometheus)
+    app["status"]["resources"].append({"group": "external-secrets.io", "kind": "ExternalSecret", "name": "guestbook",
                                        "namespace": "guestbook-prod", "status": "OutOfSync", "version": "v1"})
 
 
@@ -275,6 +278,18 @@ def test_prometheus_targets(tmp_path):
     bundle.write(rel, [target])
     _, stage = prod(bundle)
     assert check(stage, "prometheus").status == "PASS" and "1/2" in check(stage, "prometheus").detail
+    # Two Services in front of one Prometheus (kube-prometheus-stack) answer the same targets: counted once.
+    for i, t in enumerate(target["response"]["data"]["activeTargets"]):
+        t["scrapeUrl"] = f"http://10.0.0.{i}:8080/metrics"
+    twin = copy.deepcopy(target)
+    twin["metadata"]["name"] = "kube-prometheus-stack-prometheus"
+    bundle.write(rel, [target, twin])
+    _, stage = prod(bundle)
+    assert "1/2" in check(stage, "prometheus").detail
+    twin["response"]["data"]["activeTargets"][0]["scrapeUrl"] = "http://10.0.0.9:8080/metrics"  # another Prometheus
+    bundle.write(rel, [target, twin])
+    _, stage = prod(bundle)
+    assert "2/4" in check(stage, "prometheus").detail
 
 
 def test_stage_without_verification_is_unknown_at_level_four(tmp_path):

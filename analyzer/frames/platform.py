@@ -210,6 +210,13 @@ def _prometheus_target_columns() -> list[pl.Expr]:
         active.list.eval(
             pl.element().filter(pl.element().struct.field("health") != "up").struct.field("scrapePool")
         ).list.unique(maintain_order=True).alias("down_pools"),
+        # Which Prometheus answered: kube-prometheus-stack puts two Services in front of one
+        # (prometheus-operated and its own), and the same targets must not count twice.
+        pl.coalesce(
+            active.list.eval(pl.element().struct.field("scrapeUrl")).list.drop_nulls().list.sort().list.join(" ")
+            .replace("", None),
+            field("metadata.name"),
+        ).alias("target_set"),
     ]
 
 

@@ -29,7 +29,8 @@ import polars as pl
 from analyzer.findings import Evidence
 from analyzer.modes.apps import describe_apps
 from analyzer.modes.architecture import freight_label
-from analyzer.modes.common import BUILTIN_GROUPS, NamespaceIndex, coverage, in_namespaces, say, stage_apps
+from analyzer.modes.common import (BUILTIN_GROUPS, NamespaceIndex, coverage, freight_relations, in_namespaces, rows_by, say,
+                                   stage_apps)
 from analyzer.modes.output import Header, header
 from analyzer.modes.rbac import RbacChecklist, checklist, script_needs
 from analyzer.rules.common import evidence, human_age, rows, since
@@ -129,13 +130,12 @@ def _scope(frames, stage: dict, apps_all: NamespaceIndex, described: pl.DataFram
             if n and n not in namespaces:
                 namespaces.append(n)
     if not namespaces:
-        extra = in_namespaces(frames, "stage_extras", ns).filter(pl.col("name") == name)
-        for arg in (extra.row(0, named=True)["args"] or []) if extra.height else []:
+        extra = rows_by(frames, "stage_extras", ("namespace", "name"), ("args",)).get((ns, name)) or {}
+        for arg in extra.get("args") or []:
             if arg and arg.get("name") == "namespace" and arg.get("value"):
                 namespaces.append(arg["value"])
-    current = in_namespaces(frames, "freight_status", ns).filter(
-        (pl.col("stage") == name) & (pl.col("relation") == "currentlyIn")).sort("at", descending=True)
-    freight = current.row(0, named=True)["freight"] if current.height else (
+    current = freight_relations(frames, "currentlyIn").get((ns, name))
+    freight = current[0]["freight"] if current else (
         stage["current_freight"] or (stage["last_promotion_freight"] if stage["last_promotion_phase"] == "Succeeded" else None))
     return Scope(ns, stage, apps, tuple(namespaces), freight, shlex.quote(frames.facts.source))
 
@@ -386,7 +386,7 @@ def check_prometheus(frames, scope: Scope) -> Check | None:
     label = say("verify.prometheus.label")
     monitoring = frames.environment.get("monitoring_namespace")
     spaces = list(scope.namespaces) + ([monitoring] if monitoring else [])
-    targets = in_namespaces(frames, "prometheus_targets", spaces)
+    targets = in_namespaces(frames, "prometheus_targets", spaces).unique(["namespace", "target_set"], keep="first", maintain_order=True)
     if targets.is_empty():
         cov = coverage(frames, "prometheustargets.bundle.gitops-master.io", spaces[0] if spaces else None)
         return check("prometheus", label, UNKNOWN, say("verify.prometheus.unknown", detail=cov.detail),
@@ -572,8 +572,7 @@ def _current_run(frames, scope: Scope) -> dict | None:
     if not s["verification_phase"] and not s["verification_analysis_run"]:
         return None
     run_name = s["verification_analysis_run"]
-    ar = in_namespaces(frames, "analysis_runs", scope.namespace).filter(pl.col("name") == run_name) if run_name else frames.analysis_runs.clear()
-    row = ar.row(0, named=True) if ar.height else None
+    row = rows_by(frames, "analysis_runs", ("namespace", "name"), ("phase", "message", "failed_metrics", "source")).get((scope.namespace, run_name)) if run_name else None
     return {"run": run_name, "phase": (row or {}).get("phase") or s["verification_phase"], "message": (row or {}).get("message") or s["verification_message"],
             "failed_metrics": (row or {}).get("failed_metrics") or [], "source": (row or {}).get("source"), "finished": s["verification_finished"]}
 
@@ -588,10 +587,9 @@ def _analysis_check(frames, scope: Scope, run: dict | None) -> Check:
     ev = [evidence(s["source"], "status.freightHistory[0].verificationHistory[0]", f"{run['phase']} (AnalysisRun {run['run'] or 'none'})", run["finished"])]
     if run["source"]:
         ev.append(evidence(run["source"], f"AnalysisRun {run['run']} status.phase", f"{run['phase']}: {run['message'] or ''}"))
-    verified = in_namespaces(frames, "freight_status", scope.namespace).filter((pl.col("stage") == s["name"])
-                                            & (pl.col("relation") == "verifiedIn") & (pl.col("freight") == (scope.freight or "")))
-    if verified.height:
-        ev.append(evidence("freights.kargo.akuity.io", f"Freight {scope.freight} status.verifiedIn[{s['name']}]", f"verifiedAt {verified.row(0, named=True)['at']:%Y-%m-%dT%H:%M:%SZ}"))
+    verified = [r for r in freight_relations(frames, "verifiedIn").get((scope.namespace, s["name"]), []) if r["freight"] == (scope.freight or "")]
+    if verified:
+        ev.append(evidence("freights.kargo.akuity.io", f"Freight {scope.freight} status.verifiedIn[{s['name']}]", f"verifiedAt {verified[0]['at']:%Y-%m-%dT%H:%M:%SZ}"))
     phase = run["phase"]
     if phase == "Successful":
         return check("analysis", label, PASS, say("verify.analysis.ok", run=run["run"] or "(no AnalysisRun)", freight=freight_label(frames, scope.namespace, scope.freight)), ev=ev)

@@ -21,6 +21,13 @@ What it answers, like the real apiserver:
   ``limitBytes``; ``sinceSeconds`` counts back from the reference time. A pod
   the bundle holds logs of but not the object of is answered from its logs, so
   that ``kubectl logs`` (which GETs the pod first) works.
+* the service proxy for a Prometheus Service's ``/api/v1/targets``
+  (``kubectl get --raw /api/v1/namespaces/NS/services/SVC:PORT/proxy/api/v1/targets``),
+  answered with the ``response`` of the bundle's ``PrometheusTarget`` object of
+  that Service (``bundle.gitops-master.io``, what collector.sh read there); a
+  404 Status for any other path or a Service whose answer the bundle lacks.
+  ``PrometheusTarget`` is the bundle's kind, not an API resource: it is not
+  served as one.
 
 What it refuses:
 
@@ -45,9 +52,10 @@ from the client's clock. Plain HTTP without authentication: the server binds
 loopback addresses only.
 
 Test hooks: ``deny`` answers 403 Forbidden with the apiserver's RBAC message for
-a resource (optionally in one namespace); ``delay`` holds the answer for a
-resource so that ``kubectl --request-timeout`` fires (``"*"``: every list, get
-and log, to simulate API latency). Every request is recorded
+a resource (optionally in one namespace; ``services/proxy`` for the service
+proxy); ``delay`` holds the answer for a resource so that ``kubectl
+--request-timeout`` fires (``"*"``: every list, get, log and proxied GET, to
+simulate API latency). Every request is recorded
 (method, path with query, status) in memory and, with ``request_log``, as one
 JSON object per line in a file: the proof that a client only read.
 """

@@ -21,6 +21,7 @@ from analyzer.serve.resources import (
     Registry,
     ResourceType,
     _bad_request,
+    _is_name,
     _get,
     _lst,
     _method_not_allowed,
@@ -34,6 +35,9 @@ from analyzer.serve.selectors import (
     parse_label_selector,
 )
 from analyzer.serve.tables import Printer, _meta
+
+# GET /api/v1/namespaces/NS/services/[SCHEME:]NAME[:PORT]/proxy/PATH: the API server's service proxy.
+_SERVICE_PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?$")
 
 # ------------------------------------------------------------------ the api
 
@@ -79,6 +83,9 @@ class Api:
         """Seconds to hold the answer to ``path`` (0 when no delay applies)."""
         if not self.delay:
             return 0.0
+        if _SERVICE_PROXY.match(urlsplit(path).path):
+            names = {"services/proxy", "*"}
+            return max((float(s) for k, s in self.delay.items() if k in names), default=0.0)
         try:
             target = self._target(urlsplit(path).path)
         except ApiError:
@@ -115,6 +122,9 @@ class Api:
             return _json(self._group_list())
         if path.startswith("/openapi") or path.startswith("/swagger"):
             raise ApiError(404, "NotFound", "this server replays a bundle and serves no OpenAPI schema", {})
+        proxy = _SERVICE_PROXY.match(path)
+        if proxy:
+            return self._service_proxy(unquote(proxy.group(1)), unquote(proxy.group(2)), proxy.group(3) or "/")
         target = self._target(path)
         if target is None:  # a discovery document
             return _json(self._discovery(path))
@@ -287,6 +297,47 @@ class Api:
                 continue
             out.append(obj)
         return out
+
+    # -- the service proxy
+
+    def _service_proxy(self, ns: str, service: str, sub: str) -> Answer:
+        """A Prometheus Service's ``/api/v1/targets``, answered from the bundle's PrometheusTarget objects.
+
+        Nothing else is behind a service here: any other path, or a Service whose answer the bundle does
+        not hold, is a 404 Status. ``services/proxy`` is its own RBAC resource, as on a real apiserver
+        (``deny={"services/proxy": ...}``); a collection the manifest records as failed stays failed.
+        """
+        services = self.registry.types[("", "services")]
+        self._check_deny(services, ns, service, "get", sub="proxy")
+        parts = service.split(":")  # NAME, NAME:PORT or SCHEME:NAME:PORT
+        if len(parts) > 3:
+            raise _not_found_path()
+        name, port = (parts[0], "") if len(parts) == 1 else (parts[0], parts[1]) if len(parts) == 2 else (parts[1], parts[2])
+        if not _is_name(ns) or not _is_name(name):
+            raise _not_found_path()
+        details = {"name": name, "kind": "services"}
+        found = self.registry.prometheus_targets.get((ns, name))
+        svc = self.registry.objects(services).get((ns, name))
+        if found is None:
+            failure = self.registry.prometheus_failed.get(ns)
+            if failure is not None:
+                status, message = failure
+                if status == "forbidden":
+                    text = re.sub(r"^Error from server \(Forbidden\):\s*", "", message.splitlines()[0] if message else "")
+                    raise ApiError(403, "Forbidden", text or f'services "{service}" is forbidden (recorded in the bundle\'s manifest)', details)
+                raise ApiError(404, "NotFound", f'the Prometheus targets of services "{name}" in namespace "{ns}" could not be collected '
+                                                f"when this bundle was taken ({status})", details)
+            if svc is None:
+                raise ApiError(404, "NotFound", f'services "{name}" not found', details)
+        if svc is not None and port:
+            ports = [p for p in _lst(_get(svc, "spec", "ports")) if isinstance(p, dict)]
+            if ports and not any(port in (str(p.get("name") or ""), str(p.get("port") or "")) for p in ports):
+                raise ApiError(503, "ServiceUnavailable", f'no service port "{port}" found for service "{name}"', {})
+        if found is None or sub.rstrip("/") != "/api/v1/targets":
+            what = "the Prometheus targets" if found is None else f"{sub!r}"
+            raise ApiError(404, "NotFound", f'{what} of services "{name}" in namespace "{ns}" not collected in this bundle '
+                                            "(only /api/v1/targets of a Prometheus Service is)", details)
+        return _json(found["response"])
 
     # -- logs
 

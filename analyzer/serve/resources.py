@@ -20,6 +20,10 @@ DENIED_USER = "system:serviceaccount:support:gitops-collector"
 READ_VERBS = ("get", "list")
 MAX_DISCOVERY_FILE = 16 * 1024**2
 MAX_REQUEST_BODY = 1024**2
+# Kinds of the bundle format itself, not of Kubernetes: never served as resources.
+BUNDLE_GROUP = "bundle.gitops-master.io"
+# What collector.sh read through a Prometheus Service's proxy: the answer is served there again.
+PROMETHEUS_TARGETS = f"prometheustargets.{BUNDLE_GROUP}"
 
 # ------------------------------------------------------------------ types
 
@@ -290,6 +294,9 @@ class Registry:
         self.uncollected = uncollected
         self.types: dict[tuple[str, str], ResourceType] = {}  # (group, plural)
         self.preferred: dict[str, str] = {}
+        # (namespace, Service name) -> PrometheusTarget object; namespace -> (status, message) of a failed collection
+        self.prometheus_targets: dict[tuple[str, str], dict] = {}
+        self.prometheus_failed: dict[str, tuple[str, str]] = {}
         discovery_files = discovery_files or {}
         authoritative = self._load_discovery(discovery_files)
         for entry in BUILTIN_TYPES:
@@ -393,6 +400,10 @@ class Registry:
         for t in self.types.values():
             by_kind.setdefault((t.group, t.kind), t)
         for key, docs in sorted(self.bundle.documents.items()):
+            if key.partition(".")[2] == BUNDLE_GROUP:
+                if key == PROMETHEUS_TARGETS:
+                    self._load_prometheus_targets(docs)
+                continue
             for doc in docs:
                 items = _items(doc.data)
                 if items is None:
@@ -406,6 +417,8 @@ class Registry:
                         continue
                     name = obj["metadata"].get("name")
                     if not isinstance(name, str) or not name:
+                        continue
+                    if str(obj.get("apiVersion") or "").partition("/")[0] == BUNDLE_GROUP:
                         continue
                     t = self._type_for(obj, key, doc.namespace, by_kind)
                     if t is None:
@@ -423,6 +436,16 @@ class Registry:
                         t.covered_ns.add(doc.namespace)
                     else:
                         t.covered_all = True
+
+    def _load_prometheus_targets(self, docs: list) -> None:
+        """PrometheusTarget objects: one Prometheus Service's ``/api/v1/targets`` answer each."""
+        for doc in docs:
+            for obj in _items(doc.data) or []:
+                if not isinstance(obj, dict) or obj.get("kind") != "PrometheusTarget" or not isinstance(obj.get("metadata"), dict):
+                    continue
+                name, ns = obj["metadata"].get("name"), obj["metadata"].get("namespace") or doc.namespace
+                if _is_name(name) and _is_name(ns) and isinstance(obj.get("response"), dict):
+                    self.prometheus_targets[(ns, name)] = obj
 
     def _type_for_key(self, key: str, by_kind: dict) -> ResourceType | None:
         plural, _, group = key.partition(".")
@@ -464,6 +487,14 @@ class Registry:
             if not isinstance(c, dict) or not isinstance(c.get("argv"), list) or c.get("optional") is True:
                 continue
             ok = c.get("exit_code") == 0
+            resource, _, ns = str(c.get("id") or "").partition("/")
+            if resource == PROMETHEUS_TARGETS:
+                if not ok and _is_name(ns):
+                    # one call of several may have failed ("partial"): its message says how
+                    stderr = str(c.get("stderr") or "").strip()[:300]
+                    status = "forbidden" if "forbidden" in stderr.lower() else str(c.get("status") or "error")
+                    self.prometheus_failed.setdefault(ns, (status, stderr))
+                continue
             argv = [str(a) for a in c["argv"]]
             if "get" not in argv:
                 continue

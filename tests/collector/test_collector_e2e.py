@@ -345,6 +345,67 @@ def test_denied_resource_is_a_gap_not_an_absence(tmp_path):
     assert keys - {("collection-gap", "AnalysisRun", "kargo-demo", "*")} == finding_keys(original)
 
 
+PROM_TARGETS = "prometheustargets.bundle.gitops-master.io"
+PROM_TARGETS_PATH = re.compile(r"^/api/v1/namespaces/[a-z0-9-]+/services/[a-z0-9-]+:[0-9]+/proxy/api/v1/targets\?state=active$")
+
+
+def verify_check(path: Path, stage: str, ident: str, at: str) -> dict:
+    """One check of ``gitops-master verify`` on one Stage, judged at the sample's instant."""
+    cmd = [sys.executable, "-m", "analyzer", "verify", str(path), "--stage", stage, "--format", "json", "--at", at]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode in (0, 1, 3), proc.stderr
+    (report,) = json.loads(proc.stdout)["stages"]
+    found = [c for level in report["levels"] for c in level["checks"] if c["id"] == ident]
+    assert found, [c["id"] for level in report["levels"] for c in level["checks"]]
+    return found[0]
+
+
+def test_prometheus_targets_round_trip(round_trip):
+    """verified-pipeline's dev Application deploys a Prometheus: its targets come back through the service proxy."""
+    sample = REPO / "sample_bundles" / "verified-pipeline"
+    run, original, _ = round_trip(sample)
+    assert run.rc == 0, run.stderr
+    rel = f"cluster-resources/custom-resources/{PROM_TARGETS}/guestbook-dev.json"
+    entry = next(c for c in commands(run) if c["id"] == f"{PROM_TARGETS}/guestbook-dev")
+    assert entry["status"] == "ok" and entry["output"] == rel and entry["optional"] is False
+    assert entry["argv"][:4] == ["kubectl", "get", "--raw",
+                                 "/api/v1/namespaces/guestbook-dev/services/prometheus-operated:9090/proxy/api/v1/targets?state=active"]
+    # the answer, unchanged, in the same PrometheusTarget object
+    collected = json.loads(run.files[rel])["items"]
+    served = json.loads((sample / rel).read_text())["items"]
+    assert [(o["apiVersion"], o["kind"], o["metadata"]) for o in collected] == \
+        [(o["apiVersion"], o["kind"], {"name": o["metadata"]["name"], "namespace": o["metadata"]["namespace"]}) for o in served]
+    assert collected[0]["response"] == served[0]["response"]
+    # only where a Prometheus Service is: no other namespace has targets, nor a gap for them
+    assert [c["id"] for c in commands(run) if c["id"].startswith(PROM_TARGETS)] == [f"{PROM_TARGETS}/guestbook-dev"]
+    # asked with GETs of the one proxied path (kubectl adds its --request-timeout to the query)
+    proxied = [(m, re.sub(r"&timeout=\d+s$", "", p), s) for m, p, s in run.requests if "/proxy/" in p]
+    assert proxied and all(m == "GET" and PROM_TARGETS_PATH.match(p) and s == 200 for m, p, s in proxied), proxied
+    at = original["bundle"]["reference_time"]
+    for path in (sample, run.bundle):
+        check = verify_check(path, "dev", "prometheus", at)
+        assert (check["status"], check["detail"]) == ("PASS", "1/1 active targets up"), (path, check)
+
+
+def test_prometheus_proxy_denied_is_a_gap_not_a_pass(tmp_path):
+    """services/proxy forbidden: the collector records the failure under the PrometheusTarget id, verify says UNKNOWN."""
+    sample = REPO / "sample_bundles" / "verified-pipeline"
+    run = collect(sample, tmp_path, *FAST, server_options={"deny": {"services/proxy": {None}}})
+    assert run.rc == 0, run.stderr
+    entry = next(c for c in commands(run) if c["id"] == f"{PROM_TARGETS}/guestbook-dev")
+    assert entry["status"] == "forbidden" and entry["exit_code"] != 0 and entry["output"] is None
+    assert entry["optional"] is False
+    assert 'cannot get resource "services/proxy"' in entry["stderr"]
+    assert not any(name.startswith(f"cluster-resources/custom-resources/{PROM_TARGETS}/") for name in run.files)
+    assert f"{PROM_TARGETS}/guestbook-dev: forbidden" in run.stderr
+    # the rest was collected, the Services included
+    assert "cluster-resources/services/guestbook-dev.json" in run.files
+    assert [s for m, p, s in run.requests if "/proxy/" in p] == [403]
+    _, original = diagnose(sample)
+    check = verify_check(run.bundle, "dev", "prometheus", original["bundle"]["reference_time"])
+    assert check["status"] == "UNKNOWN" and "forbidden" in check["detail"], check
+
+
 def test_hanging_resource_times_out_and_the_deadline_holds(tmp_path):
     """Stages and logs never answer: each call ends at --request-timeout, the run at --deadline."""
     sample = REPO / "sample_bundles" / "verification-failed"

@@ -116,6 +116,13 @@ if verb != "get":
     finish(1, "", "error: unknown command %r for fake kubectl\n" % verb)
 
 # --- get ---
+prometheus = os.environ.get("FAKE_PROMETHEUS") == "1"
+if resource == "--raw" and prometheus and "/proxy/" in args[2]:
+    answers = json.loads(os.environ["FAKE_PROM_ANSWERS"])
+    if args[2] in answers:
+        finish(0, answers[args[2]])
+    svc = args[2].split("/services/")[1].split("/")[0]
+    finish(1, "", 'Error from server (ServiceUnavailable): no endpoints available for service "%s"\n' % svc)
 if resource == "--raw":
     finish(0, json.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
         {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}},
@@ -131,8 +138,22 @@ if output.startswith("jsonpath="):
     out = ""
     if not empty:
         selector = opt("-l") or ""
-        if resource == "namespaces":
+        if resource == "services" and prometheus:
+            if "-A" in args and os.environ.get("FAKE_PROM_NO_LIST") == "1":
+                finish(1, "", 'Error from server (Forbidden): services is forbidden: User "viewer" cannot list resource "services" in API group "" at the cluster scope\n')
+            for row in json.loads(os.environ["FAKE_PROM_SERVICES"]):
+                svc_ns, name, operated, app_name, app, component, ports = row
+                if ns and svc_ns != ns:
+                    continue
+                if (selector == "operated-prometheus=true" and operated != "true"
+                        or selector == "app.kubernetes.io/name=prometheus" and app_name != "prometheus"
+                        or selector.startswith("app in") and app not in ("prometheus", "kube-prometheus-stack-prometheus")):
+                    continue
+                out += "\t".join([svc_ns, name, operated, app_name, app, "", component, ports]) + "\n"
+        elif resource == "namespaces":
             out = "argocd\t\nkargo\t\nkargo-demo\ttrue\nguestbook\t\nkube-system\t\n"
+            if prometheus:
+                out += "cattle-monitoring-system\t\nteam-x\t\n"
         elif resource.startswith("projects."):
             out = "kargo-demo\n"
         elif resource.startswith("stages."):
@@ -512,9 +533,10 @@ def test_signal_stops_and_still_writes_a_bundle(fake, sig, code):
     )
     try:
         deadline = time.time() + 30
-        while len(fake.calls()) < 15 and time.time() < deadline:
+        # past the 14 discovery queries: the signal lands in the collection
+        while len(fake.calls()) < 18 and time.time() < deadline:
             time.sleep(0.1)
-        assert len(fake.calls()) >= 15, "collection did not get going"
+        assert len(fake.calls()) >= 18, "collection did not get going"
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -601,3 +623,129 @@ def test_kubectl_missing_everywhere_still_writes_a_bundle_when_namespaces_are_gi
     assert manifest["kubectl"] == {"client": None, "server": None}
     assert all(c["status"] == "timeout" and c["output"] is None for c in manifest["commands"])
     assert "No command succeeded" in proc.stderr
+
+
+# --------------------------------------------------------------------------
+# Prometheus scrape targets through the service proxy
+# --------------------------------------------------------------------------
+
+TARGETS_PATH = re.compile(r"^/api/v1/namespaces/[a-z0-9-]+/services/[a-z0-9-]+:[0-9]+/proxy/api/v1/targets\?state=active$")
+# namespace, name, operated-prometheus, app.kubernetes.io/name, app, component, ports
+PROM_SERVICES = [
+    ["guestbook", "prometheus-operated", "true", "", "", "", "web:9090 "],
+    ["guestbook", "kps-prometheus", "", "", "kube-prometheus-stack-prometheus", "", "http-web:9090 reloader-web:8080 "],
+    ["guestbook", "prom-alertmanager", "", "", "prometheus", "alertmanager", "http:80 "],  # a chart's other part
+    ["cattle-monitoring-system", "rancher-monitoring-prometheus", "", "prometheus", "", "", "proxy:8081 "],
+    ["team-x", "prometheus-operated", "true", "", "", "", "web:9090 "],  # neither collected nor a monitoring namespace
+]
+
+
+def _targets_path(ns: str, service: str) -> str:
+    return f"/api/v1/namespaces/{ns}/services/{service}/proxy/api/v1/targets?state=active"
+
+
+def _prometheus_answer(targets: list[dict]) -> str:
+    """What Prometheus answers: one line, no trailing newline."""
+    return json.dumps({"status": "success", "data": {"activeTargets": targets, "droppedTargets": [],
+                                                     "droppedTargetCounts": None}}, separators=(",", ":"))
+
+
+GUESTBOOK_TARGETS = [
+    {"labels": {"job": "guestbook", "namespace": "guestbook"}, "scrapePool": "serviceMonitor/guestbook/guestbook/0",
+     "scrapeUrl": "http://10.244.1.7:8080/metrics", "lastError": "", "health": "up"},
+    {"labels": {"job": "node"}, "scrapePool": "scrapeConfig/guestbook/node",
+     "scrapeUrl": "http://scraper:s3cr3t-repo-pass@10.0.1.21:9100/metrics",
+     "lastError": "server returned HTTP status 401; sent Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789bearer",
+     "health": "down"},
+]
+RANCHER_TARGETS = [
+    {"labels": {"job": "a,b", "note": 'quoted "x, y" \\ and, commas'}, "scrapePool": "podMonitor/cattle-monitoring-system/x/0",
+     "scrapeUrl": "http://10.244.2.9:9090/metrics", "lastError": "", "health": "up"},
+]
+
+
+def _prometheus_env(**extra: str) -> dict:
+    answers = {
+        _targets_path("guestbook", "prometheus-operated:9090"): _prometheus_answer(GUESTBOOK_TARGETS),
+        _targets_path("cattle-monitoring-system", "rancher-monitoring-prometheus:8081"): _prometheus_answer(RANCHER_TARGETS),
+        # kps-prometheus has no endpoints: the fake answers 503
+    }
+    return dict(FAKE_PROMETHEUS="1", FAKE_PROM_SERVICES=json.dumps(PROM_SERVICES), FAKE_PROM_ANSWERS=json.dumps(answers), **extra)
+
+
+def test_prometheus_targets_through_the_service_proxy(fake):
+    bundle = fake.out / "b.tar.gz"
+    proc = fake.run("-o", str(bundle), "--parallel", "8", **_prometheus_env())
+    assert proc.returncode == 0, proc.stderr
+    _, files = open_bundle(bundle)
+    manifest = json.loads(files["manifest.json"])
+    by_id = {c["id"]: c for c in manifest["commands"]}
+
+    # Discovery: one query per label, cluster-wide; the monitoring-like namespace becomes the monitoring namespace.
+    for name in ("prometheus-operated", "prometheus-name", "prometheus-app"):
+        assert by_id[f"discover-{name}"]["optional"] is True and by_id[f"discover-{name}"]["status"] == "ok"
+    assert manifest["config"]["monitoring_namespace"] == {"value": "cattle-monitoring-system", "source": "discovered"}
+
+    # Read-only: every proxied call is `kubectl get --raw` of a targets path, i.e. a GET, and nothing else was proxied.
+    raw = [c["argv"] for c in fake.calls() if "--raw" in c["argv"]]
+    assert all(a[:2] == ["get", "--raw"] for a in raw)
+    proxied = sorted(a[2] for a in raw if a[2] != "/apis")
+    assert all(TARGETS_PATH.match(p) for p in proxied), proxied
+    assert proxied == sorted([_targets_path("cattle-monitoring-system", "rancher-monitoring-prometheus:8081"),
+                              _targets_path("guestbook", "kps-prometheus:9090"),
+                              _targets_path("guestbook", "prometheus-operated:9090")])
+    ids = [c["id"] for c in manifest["commands"] if c["id"].startswith("prometheustargets.")]
+    assert sorted(ids) == ["prometheustargets.bundle.gitops-master.io/cattle-monitoring-system",
+                           "prometheustargets.bundle.gitops-master.io/guestbook"]
+
+    # One Service answered unchanged (the commas and escaped quotes inside strings survive the line splitting).
+    rel = "cluster-resources/custom-resources/prometheustargets.bundle.gitops-master.io/cattle-monitoring-system.json"
+    rancher = by_id["prometheustargets.bundle.gitops-master.io/cattle-monitoring-system"]
+    assert rancher["status"] == "ok" and rancher["output"] == rel and rancher["optional"] is False
+    assert rancher["argv"][:3] == ["kubectl", "get", "--raw"]
+    assert rancher["argv"][3] == _targets_path("cattle-monitoring-system", "rancher-monitoring-prometheus:8081")
+    doc = json.loads(files[rel])
+    assert doc["kind"] == "List" and len(doc["items"]) == 1
+    item = doc["items"][0]
+    assert item["apiVersion"] == "bundle.gitops-master.io/v1" and item["kind"] == "PrometheusTarget"
+    assert item["metadata"] == {"name": "rancher-monitoring-prometheus", "namespace": "cattle-monitoring-system"}
+    assert item["response"] == json.loads(_prometheus_answer(RANCHER_TARGETS))
+    assert len(files[rel].splitlines()) > 5, "a one-line answer is split before redaction"
+
+    # Two Services in guestbook: one answered, one refused. The answer is kept, the failure recorded (partial, a gap).
+    rel = "cluster-resources/custom-resources/prometheustargets.bundle.gitops-master.io/guestbook.json"
+    guestbook = by_id["prometheustargets.bundle.gitops-master.io/guestbook"]
+    assert guestbook["status"] == "partial" and guestbook["exit_code"] != 0 and guestbook["output"] == rel
+    assert guestbook["argv"][3] == _targets_path("guestbook", "kps-prometheus:9090"), "the argv of the call that failed"
+    assert "no endpoints available" in guestbook["stderr"]
+    assert guestbook["bytes"] == len(files[rel]) and guestbook["sha256"] == hashlib.sha256(files[rel]).hexdigest()
+    doc = json.loads(files[rel])
+    assert [i["metadata"]["name"] for i in doc["items"]] == ["prometheus-operated"]
+    response = doc["items"][0]["response"]
+    assert [t["health"] for t in response["data"]["activeTargets"]] == ["up", "down"]
+    # redacted like every other output
+    assert b"s3cr3t-repo-pass" not in files[rel] and b"abcdefghijklmnopqrstuvwxyz0123456789bearer" not in files[rel]
+    assert response["data"]["activeTargets"][1]["scrapeUrl"] == "http://***HIDDEN***@10.0.1.21:9100/metrics"
+    assert not any("team-x" in c["id"] for c in manifest["commands"])
+    assert not any(name.startswith("cluster-resources/custom-resources/prometheustargets.bundle.gitops-master.io/team-x")
+                   for name in files)
+    fake.assert_no_fake_left()
+
+
+def test_prometheus_services_listed_per_namespace_when_the_cluster_wide_query_is_refused(fake):
+    bundle = fake.out / "b.tar.gz"
+    proc = fake.run("-o", str(bundle), "--parallel", "8", **_prometheus_env(FAKE_PROM_NO_LIST="1"))
+    assert proc.returncode == 0, proc.stderr
+    _, files = open_bundle(bundle)
+    manifest = json.loads(files["manifest.json"])
+    by_id = {c["id"]: c for c in manifest["commands"]}
+    assert by_id["discover-prometheus-operated"]["status"] == "forbidden" and by_id["discover-prometheus-operated"]["optional"]
+    listings = {i: c for i, c in by_id.items() if i.startswith("discover-prometheus/")}
+    assert "discover-prometheus/guestbook" in listings and all(c["optional"] for c in listings.values())
+    assert all("-n" in c["argv"] and "-A" not in c["argv"] for c in listings.values())
+    # the Services of the collected namespaces are still found; nothing names the monitoring namespace now
+    assert by_id["prometheustargets.bundle.gitops-master.io/guestbook"]["status"] == "partial"
+    assert "prometheustargets.bundle.gitops-master.io/cattle-monitoring-system" not in by_id
+    assert manifest["config"]["monitoring_namespace"]["value"] is None
+    proxied = [c["argv"][2] for c in fake.calls() if c["argv"][:2] == ["get", "--raw"] and c["argv"][2] != "/apis"]
+    assert proxied and all(TARGETS_PATH.match(p) for p in proxied)

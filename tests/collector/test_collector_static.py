@@ -214,6 +214,16 @@ def test_dry_run_flags_override_config_and_placeholders_for_the_rest(tmp_path):
         (["api-versions"], True),
         (["auth", "can-i", "--list"], True),
         (["get", "--raw", "/apis"], True),
+        (["get", "--raw", "/api/v1/namespaces/mon/services/prometheus-operated:9090/proxy/api/v1/targets?state=active"], True),
+        (["get", "--raw=/api/v1/namespaces/mon/services/prometheus-operated:9090/proxy/api/v1/targets?state=active"], True),
+        # `get --raw` reads two paths only: no other proxied path, no other API path, no path at all
+        (["get", "--raw", "/api/v1/namespaces/mon/services/prometheus-operated:9090/proxy/api/v1/admin/tsdb/snapshot"], False),
+        (["get", "--raw", "/api/v1/namespaces/mon/services/prometheus-operated:9090/proxy/api/v1/targets"], False),
+        (["get", "--raw", "/api/v1/namespaces/mon/pods/p/proxy/metrics"], False),
+        (["get", "--raw", "/api/v1/namespaces/mon/services/../secrets/x:1/proxy/api/v1/targets?state=active"], False),
+        (["get", "--raw", "/api/v1/secrets"], False),
+        (["get", "--raw=/api/v1/secrets"], False),
+        (["get", "--raw"], False),
         (["delete", "pod", "x"], False),
         (["apply", "-f", "x.yaml"], False),
         (["annotate", "stage", "x", "a=b"], False),
@@ -231,6 +241,23 @@ def test_dry_run_flags_override_config_and_placeholders_for_the_rest(tmp_path):
 def test_kube_verb_guard(argv, allowed):
     proc = run_lib('kube_verb_allowed "$@"', *argv)
     assert (proc.returncode == 0) == allowed
+
+
+def test_dry_run_shows_the_prometheus_queries(tmp_path):
+    bindir, calls = _fake_kubectl_that_records(tmp_path)
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
+    proc = run_script("--dry-run", "--kargo-namespace", "kargo-demo", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert not calls.exists()
+    lines = proc.stdout.splitlines()
+    assert any("get services -A -l operated-prometheus=true -o 'jsonpath=" in line for line in lines)
+    assert any("get services -A -l app.kubernetes.io/name=prometheus" in line for line in lines)
+    assert any("get services -A -l 'app in (prometheus,kube-prometheus-stack-prometheus)'" in line for line in lines)
+    raw = [shlex.split(line) for line in lines if " --raw " in line]
+    paths = sorted(words[3] for words in raw)
+    assert paths == ["/api/v1/namespaces/<namespace>/services/<prometheus-service>:<port>/proxy/api/v1/targets?state=active",
+                     "/apis"]
+    assert all(words[1:3] == ["get", "--raw"] for words in raw)
 
 
 def test_kube_exec_refuses_writes_without_running_kubectl(tmp_path):
@@ -556,6 +583,48 @@ def test_go_template_output_becomes_valid_json():
     go = '{"a":"x\\ay\\vz\\x01\\U000e0001 \\\\a \\"q\\" \\u200b é"}\n'
     proc = run_lib('awk "$GOTPL_FIX_AWK"', stdin=go)
     assert json.loads(proc.stdout) == {"a": 'x\x07y\x0bz\x01\U000e0001 \\a "q" \u200b é'}
+
+
+@pytest.mark.parametrize("value", TRICKY_STRINGS)
+def test_json_lines_splits_outside_strings_only(value):
+    doc = {"status": "success", "data": {"activeTargets": [
+        {"labels": {"a,b": value, "c": "x,y"}, "lastError": value, "health": "up"},
+        {"labels": {}, "lastError": "", "n": [1, 2, 3], "ok": True, "none": None}]}}
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    proc = run_lib('awk "$JSON_LINES_AWK"', stdin=text)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == doc
+    # every comma outside a string ends a line, and none inside one does ("a,b", "x,y" and the value twice)
+    structural = text.count(",") - 2 - 2 * value.count(",")
+    assert len(proc.stdout.splitlines()) == structural + 1
+
+
+def test_prometheus_services_are_chosen_by_label_and_port():
+    rows = [
+        # namespace, name, operated-prometheus, app.kubernetes.io/name, app, app.kubernetes.io/component, component, ports
+        ("mon", "prometheus-operated", "true", "", "", "", "", "web:9090 "),
+        ("mon", "prometheus-operated", "true", "prometheus", "", "", "", "web:9090 "),  # the same Service again
+        ("mon", "kps-prometheus", "", "", "kube-prometheus-stack-prometheus", "", "", "reloader-web:8080 http-web:9090 "),
+        ("mon", "prometheus-k8s", "", "prometheus", "", "prometheus", "", "reloader-web:8080 web:9091 "),
+        ("mon", "prometheus-server", "", "prometheus", "", "server", "", "http:80 "),
+        ("mon", "prometheus-alertmanager", "", "", "prometheus", "", "alertmanager", "http:80 "),
+        ("mon", "prometheus-node-exporter", "", "prometheus-node-exporter", "", "", "", "metrics:9100 "),
+        ("mon", "grafana", "", "grafana", "", "", "", "http:80 "),
+        ("mon", "headless", "true", "", "", "", "", ""),
+        ("mon", "Not_A_Name", "true", "", "", "", "", "web:9090 "),
+        ("other", "prometheus", "", "", "prometheus", "", "", ":9090 "),
+    ]
+    text = "".join("\t".join(r) + "\n" for r in rows)
+    proc = run_lib('awk -v nss="$1" "$PROM_SERVICES_AWK"', "", stdin=text)
+    assert proc.stdout.splitlines() == [
+        "mon\tprometheus-operated\t9090",
+        "mon\tkps-prometheus\t9090",
+        "mon\tprometheus-k8s\t9091",
+        "mon\tprometheus-server\t80",
+        "other\tprometheus\t9090",
+    ]
+    proc = run_lib('awk -v nss="$1" "$PROM_SERVICES_AWK"', " other ", stdin=text)
+    assert proc.stdout.splitlines() == ["other\tprometheus\t9090"]
 
 
 def test_json_member_extraction():

@@ -632,3 +632,91 @@ def test_delay_for_every_resource(tmp_path, bundle):
     finally:
         c.server.stop()
     assert parse_delay(["*=0.25"]) == {"*": 0.25}
+
+
+# ------------------------------------------------------- the service proxy
+
+
+PROM_ANSWER = {"status": "success", "data": {"activeTargets": [
+    {"labels": {"job": "guestbook"}, "scrapePool": "serviceMonitor/monitoring/guestbook/0",
+     "scrapeUrl": "http://10.244.1.7:8080/metrics", "lastError": "", "health": "up"}], "droppedTargets": []}}
+
+
+def _with_prometheus(root: Path, commands: list[dict] | None = None) -> Path:
+    """The small bundle, plus a monitoring namespace whose Prometheus Service's targets were collected."""
+    top = _with_manifest_commands(root, commands or [])
+    res = top / "cluster-resources"
+    services = [
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": name, "namespace": "monitoring", "creationTimestamp": "2026-11-01T00:00:00Z", "labels": labels},
+         "spec": {"clusterIP": "None", "ports": [{"name": "web", "port": 9090, "protocol": "TCP", "targetPort": "web"}],
+                  "selector": {"app.kubernetes.io/name": "prometheus"}, "type": "ClusterIP"}}
+        for name, labels in (("prometheus-operated", {"operated-prometheus": "true"}), ("prometheus-k8s", {"app.kubernetes.io/name": "prometheus"}))]
+    (res / "services").mkdir(exist_ok=True)
+    (res / "services" / "monitoring.json").write_text(json.dumps(_list(services)))
+    targets = res / "custom-resources" / "prometheustargets.bundle.gitops-master.io"
+    targets.mkdir(parents=True)
+    (targets / "monitoring.json").write_text(json.dumps(_list([
+        {"apiVersion": "bundle.gitops-master.io/v1", "kind": "PrometheusTarget",
+         "metadata": {"name": "prometheus-operated", "namespace": "monitoring"}, "response": PROM_ANSWER}])))
+    return top
+
+
+def _targets(service: str, ns: str = "monitoring", path: str = "api/v1/targets?state=active") -> str:
+    return f"/api/v1/namespaces/{ns}/services/{service}/proxy/{path}"
+
+
+def test_prometheus_targets_are_answered_through_the_service_proxy(tmp_path):
+    top = _with_prometheus(tmp_path / "b")
+    log = tmp_path / "requests.jsonl"
+    c = start(tmp_path, top, request_log=str(log))
+    try:
+        # what collector.sh asks, and the same answer by port name, by scheme, and for a plain GET of the path
+        assert json.loads(c.ok("get", "--raw", _targets("prometheus-operated:9090"))) == PROM_ANSWER
+        assert json.loads(c.ok("get", "--raw", _targets("prometheus-operated:web"))) == PROM_ANSWER
+        assert json.loads(c.ok("get", "--raw", _targets("http:prometheus-operated:9090", path="api/v1/targets"))) == PROM_ANSWER
+        # the Services are served as Services, so that discovery finds them
+        found = c.ok("get", "services", "-A", "-l", "operated-prometheus=true", "-o", "jsonpath={.items[*].metadata.name}")
+        assert found == "prometheus-operated"
+        # a Service whose answer the bundle lacks, a Service that is not there, a port it does not have, another path
+        out = c.kubectl("get", "--raw", _targets("prometheus-k8s:9090"))
+        assert out.returncode == 1 and "NotFound" in out.stderr and "not collected in this bundle" in out.stderr
+        out = c.kubectl("get", "--raw", _targets("nope:9090"))
+        assert out.returncode == 1 and 'services "nope" not found' in out.stderr
+        out = c.kubectl("get", "--raw", _targets("prometheus-operated:9999"))
+        assert out.returncode == 1 and 'no service port "9999" found for service "prometheus-operated"' in out.stderr
+        out = c.kubectl("get", "--raw", _targets("prometheus-operated:9090", path="api/v1/query?query=up"))
+        assert out.returncode == 1 and "NotFound" in out.stderr
+        # the bundle's own kind is no API resource
+        assert "bundle.gitops-master.io" not in c.ok("api-versions")
+        assert c.kubectl("get", "prometheustargets", "-A").returncode != 0
+    finally:
+        c.server.stop()
+    methods = {json.loads(line)["method"] for line in log.read_text().splitlines()}
+    assert methods == {"GET"}
+
+
+def test_prometheus_proxy_denied_or_recorded_as_failed(tmp_path):
+    top = _with_prometheus(tmp_path / "b")
+    c = start(tmp_path / "b", top, deny=parse_deny(["services/proxy:monitoring"]))
+    try:
+        out = c.kubectl("get", "--raw", _targets("prometheus-operated:9090"))
+        assert out.returncode == 1
+        assert ('Error from server (Forbidden): services "prometheus-operated:9090" is forbidden: User '
+                '"system:serviceaccount:support:gitops-collector" cannot get resource "services/proxy" in API group "" '
+                'in the namespace "monitoring"') in out.stderr
+        c.ok("get", "services", "-n", "monitoring")  # the Services themselves are not denied
+    finally:
+        c.server.stop()
+    refused = 'Error from server (Forbidden): services "prometheus-k8s:9090" is forbidden: cannot get resource "services/proxy"'
+    top = _with_prometheus(tmp_path / "c", [
+        _cmd("prometheustargets.bundle.gitops-master.io/monitoring",
+             ["get", "--raw", _targets("prometheus-k8s:9090")], 1, "partial", refused)])
+    c = start(tmp_path / "c", top)
+    try:
+        # the failure the manifest records is replayed; what was collected is still answered
+        out = c.kubectl("get", "--raw", _targets("prometheus-k8s:9090"))
+        assert out.returncode == 1 and refused in out.stderr
+        assert json.loads(c.ok("get", "--raw", _targets("prometheus-operated:9090"))) == PROM_ANSWER
+    finally:
+        c.server.stop()
