@@ -85,7 +85,16 @@ class Document:
     path: str  # inside the bundle, quoted in evidence
     resource: str  # "pods", "stages.kargo.akuity.io", ...
     namespace: str | None
-    data: bytes  # JSON: a kubectl List, or a single object
+    raw: bytes = b""  # JSON: a kubectl List, or a single object
+    file: str | None = None  # a large one stays here instead (see Spool) until it is read
+    size: int = 0
+
+    @property
+    def data(self) -> bytes:
+        if self.file is None:
+            return self.raw
+        with _open_no_follow(self.file) as fh:
+            return fh.read(self.size)
 
 
 @dataclass(frozen=True)
@@ -112,8 +121,9 @@ class LogFile:
 
 
 class Spool:
-    """The tool's own temporary directory for large log files read from a tarball,
-    so they are never all in memory; removed when the bundle is dropped or the process ends."""
+    """The tool's own temporary directory for the large files of a tarball (logs,
+    big lists), so they are never all in memory at once; removed when the bundle
+    is dropped or the process ends."""
 
     def __init__(self) -> None:
         self.path: str | None = None
@@ -126,7 +136,7 @@ class Spool:
             self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
         self.count += 1
         # Named by number, never after the member: nothing from the bundle picks a path.
-        target = os.path.join(self.path, f"{self.count}.log")
+        target = os.path.join(self.path, str(self.count))
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
         with os.fdopen(fd, "wb") as fh:
             for chunk in chunks:
@@ -146,8 +156,8 @@ class OnDisk:
     size: int
 
 
-# Log members larger than this go to the spool rather than memory.
-SPOOL_BYTES = 1024**2
+# Members larger than this (logs and lists of objects) go to the spool rather than memory.
+SPOOL_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -292,7 +302,15 @@ def _wanted(rel: str) -> bool:
 
 
 def _spooled(rel: str, size: int) -> bool:
-    return size > SPOOL_BYTES and rel.endswith(".log")
+    return (size > SPOOL_BYTES and "cluster-resources/" in rel and rel.endswith((".log", ".json"))
+            and not rel.endswith("-errors.json"))
+
+
+def _in_memory(data: bytes | OnDisk) -> bytes:
+    if isinstance(data, OnDisk):
+        with _open_no_follow(data.file) as fh:
+            return fh.read(data.size)
+    return data
 
 
 def _open_no_follow(file: str) -> io.BufferedIOBase:
@@ -542,17 +560,23 @@ def _structured(shown: str, layout: str, files: dict[str, bytes], problems: list
             else:
                 logs.append(LogFile(rel, ns, pod, container, previous, data))
         elif m := ERRORS_RE.match(rel):
-            problems.extend(_troubleshoot_errors(rel, m.group(1), data))
+            problems.extend(_troubleshoot_errors(rel, m.group(1), _in_memory(data)))
         elif m := CUSTOM_RE.match(rel):
             resource, ns = m.groups()
-            documents.setdefault(resource, []).append(Document(rel, resource, ns, data))
+            documents.setdefault(resource, []).append(_document(rel, resource, ns, data))
         elif m := BUILTIN_RE.match(rel):
             resource, ns = m.groups()
             if resource in NOT_OBJECTS or resource == "custom-resources":
                 continue
-            documents.setdefault(resource, []).append(Document(rel, resource, ns, data))
+            documents.setdefault(resource, []).append(_document(rel, resource, ns, data))
     return Bundle(shown, layout, manifest, config, documents, logs, problems,
                   reference_time=datetime.min.replace(tzinfo=timezone.utc), reference_time_source="")
+
+
+def _document(rel: str, resource: str, namespace: str | None, data: bytes | OnDisk) -> Document:
+    if isinstance(data, OnDisk):
+        return Document(rel, resource, namespace, file=data.file, size=data.size)
+    return Document(rel, resource, namespace, data)
 
 
 def _troubleshoot_errors(rel: str, resource: str, data: bytes) -> list[Problem]:
@@ -687,7 +711,7 @@ def _loose(shown: str, files: dict[str, bytes], problems: list[Problem], limits:
     for rel in sorted(files):
         if rel.rsplit("/", 1)[-1] in EXPECTATION_NAMES or not rel.endswith(LOOSE_SUFFIXES):
             continue
-        objects, notes = _parse_loose(rel, files[rel], limits)
+        objects, notes = _parse_loose(rel, _in_memory(files[rel]), limits)
         problems.extend(Problem(rel, note) for note in notes)
         for obj in objects:
             try:

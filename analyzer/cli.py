@@ -382,6 +382,7 @@ def promote_check(path, fmt, output, debug, freight, **kwargs):
     Examples:
       gitops-master promote-check bundle.tar.gz --stage prod
       gitops-master promote-check bundle.tar.gz --stage prod --freight sunny-mantis --format json
+      gitops-master promote-check bundle.tar.gz --stage kargo-demo/prod   # a name several projects use
     """
     from analyzer.modes.promote import promote_check as build
 

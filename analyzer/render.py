@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-
 from datetime import datetime
+from pathlib import Path
 
 import jinja2
 import orjson
@@ -315,14 +315,18 @@ def mode_sections(analysis: Analysis) -> ModeSections:
     stages = analysis.frames.stages.filter(~pl.col("control_flow"))
     if analysis.stage:
         stages = stages.filter(pl.col("name") == analysis.stage)
-    for name in sorted(set(stages.get_column("name").to_list())):
+    pairs = sorted(set(stages.select("namespace", "name").iter_rows()))
+    repeated = {name for name, count in Counter(name for _ns, name in pairs).items() if count > 1}
+    for namespace, name in pairs:
+        # A name several projects use is shown and checked with its project.
+        shown = f"{namespace}/{name}" if name in repeated else name
         try:
-            pc = promote_check(analysis, name)
+            pc = promote_check(analysis, f"{namespace}/{name}")
         except PromoteError as exc:
-            verdicts.append(PromoteVerdict(name, "ERROR", "", str(exc), None))
+            verdicts.append(PromoteVerdict(shown, "ERROR", "", str(exc), None))
             continue
         blocker = next((f"{r.label}: {r.detail}" for r in pc.rules if r.status != "ok"), "")
-        verdicts.append(PromoteVerdict(name, pc.verdict, pc.freight_label, blocker, pc))
+        verdicts.append(PromoteVerdict(shown, pc.verdict, pc.freight_label, blocker, pc))
     return ModeSections(verify(analysis), tuple(verdicts), lint(analysis))
 
 

@@ -56,6 +56,7 @@ def test_fast_and_simple_paths_give_the_same_report(synthetic, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(bundle_module, "SPOOL_BYTES", 0)  # every log through the spool
         m.setattr(logs_module, "CHUNK_BYTES", 4096)  # many slices per file
+        m.setattr(build_module, "GROUP_BYTES", 4096)  # large Lists cut into pieces, files in many groups
         fast = _report(synthetic)
     with monkeypatch.context() as m:
         m.setattr(bundle_module, "SPOOL_BYTES", 1 << 62)  # every log in memory
@@ -103,3 +104,48 @@ def test_namespace_index_returns_rows_in_frame_order():
     assert index.get(["c", "a", "b"])["n"].to_list() == [1, 2, 3, 5, 6]  # frame order, not the order asked
     assert index.get(["zz"]).is_empty() and index.get("zz").columns == ["namespace", "n"]
     assert index.get(("a", "a"))["n"].to_list() == [2, 6]
+
+
+def test_a_stage_name_several_projects_use_is_checked_per_project(synthetic):
+    from analyzer.modes.promote import PromoteError, promote_check
+
+    analysis = analyze(synthetic)
+    stages = analysis.frames.stages
+    counts = stages.group_by("name").agg(pl.col("namespace").sort().alias("projects"))
+    shared = counts.filter(pl.col("projects").list.len() > 1).sort("name").row(0, named=True)
+    name, projects = shared["name"], shared["projects"]
+    with pytest.raises(PromoteError, match=f"several projects.*--stage PROJECT/{name}"):
+        promote_check(analysis, name)
+    for project in projects:
+        assert promote_check(analysis, f"{project}/{name}").namespace == project
+    with pytest.raises(PromoteError, match="in project 'no-such-project'"):
+        promote_check(analysis, f"no-such-project/{name}")
+    report = json.loads(render_analysis(analysis, "json", command="report"))
+    shown = [v["stage"] for v in report["promote_checks"]]
+    assert all(f"{p}/{name}" in shown for p in projects) and name not in shown
+    assert len(shown) == stages.filter(~pl.col("control_flow")).height  # one verdict per Stage, none lost to a shared name
+
+
+def _pods_list(count: int, indent: int) -> bytes:
+    pods = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "ns", "labels": {"app": "a"}},
+             "spec": {"containers": [{"name": "c", "env": [{"name": "X", "value": "}, {"}]}]},
+             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}]}}
+            for i in range(count)]
+    return json.dumps({"apiVersion": "v1", "items": pods, "kind": "List"}, indent=indent).encode()
+
+
+@pytest.mark.parametrize("indent", [4, 2, 8])
+def test_a_large_list_read_in_pieces_equals_it_read_whole(monkeypatch, indent):
+    from analyzer.bundle import Document
+    from analyzer.frames import SPECS
+
+    data = _pods_list(400, indent)
+    doc = [Document("cluster-resources/pods/ns.json", "pods", "ns", data)]
+    whole = build_module.load_kind(SPECS["pods"], doc, [])
+    monkeypatch.setattr(build_module, "GROUP_BYTES", 2000)
+    pieces = build_module._cut_list(data)
+    if indent == 4:  # kubectl's layout is cut between items
+        assert pieces and len(pieces) > 10
+    problems: list = []
+    cut = build_module.load_kind(SPECS["pods"], doc, problems)
+    assert cut.equals(whole) and whole.height == 400 and not problems

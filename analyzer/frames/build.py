@@ -10,7 +10,7 @@ collection gap, never the analysis.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -104,30 +104,92 @@ class KindSpec:
 
 def load_kind(spec: KindSpec, documents: Sequence[Document], problems: list[Problem]) -> pl.DataFrame:
     item = pl.Struct(spec.schema)
-    documents = list(documents)
-    objects = _load_together(spec, item, documents)
-    if objects is None:  # some file does not fit: each on its own, so the rest still loads
-        parts = [_load_document(spec, item, doc, problems) for doc in documents]
-        objects = pl.concat(parts, how="vertical") if parts else _empty(spec)
+    parts: list[pl.DataFrame] = []
+    for group in _groups(documents):
+        if isinstance(group, _Large):
+            pieces = [_load_together(spec, item, [(group.path, piece)]) for piece in group.pieces]
+            if all(p is not None for p in pieces):
+                parts.extend(pieces)
+            else:  # not cut where it looked cuttable, or an object does not fit: the file whole
+                parts.append(_load_document(spec, item, group.path, group.data, problems))
+            continue
+        together = _load_together(spec, item, group)
+        if together is None:  # some file does not fit: each on its own, so the rest still loads
+            parts.extend(_load_document(spec, item, path, data, problems) for path, data in group)
+        else:
+            parts.append(together)
+    objects = pl.concat(parts, how="vertical") if parts else _empty(spec)
     out = objects.select(pl.col(FILE_COLUMN).alias("source"), *spec.columns())
     # Kubernetes guarantees a name; an object without one cannot be reported on.
     return out.filter(pl.col("name").is_not_null())
 
 
-def _load_together(spec: KindSpec, item: pl.Struct, documents: list[Document]) -> pl.DataFrame | None:
-    """Every file of the kind in one read (one call per file costs more than the parsing, with a
-    file per namespace); None when any file is not a List fitting the schema."""
-    if len(documents) < 2:
+# Files are parsed together up to about this many bytes: one polars call per
+# file costs more than the parsing when there is a file per namespace, and one
+# call for a whole large kind would hold its bytes twice.
+GROUP_BYTES = 8 * 1024**2
+
+
+@dataclass(frozen=True)
+class _Large:
+    """One file larger than a group, and its items cut into Lists of about a group each."""
+
+    path: str
+    data: bytes
+    pieces: list[bytes]
+
+
+# kubectl -o json indents by four, so the items of a List meet at exactly this
+# text; JSON strings hold no raw newline, so it occurs nowhere else at that depth.
+_ITEM_BREAK = b"\n        },\n        {"
+_ITEMS_END = b"\n    ]"
+
+
+def _cut_list(data: bytes) -> list[bytes] | None:
+    """A large kubectl List as several smaller ones (polars needs several times a document's size
+    to read it, so one large List read whole sets the peak memory); None when it is not cuttable."""
+    opening = data.find(b'"items": [')
+    end = data.rfind(_ITEMS_END)
+    if opening < 0 or end < opening or data.find(_ITEM_BREAK, opening) < 0:
         return None
+    pos = data.index(b"[", opening) + 1
+    pieces = []
+    while pos < end:
+        found = data.find(_ITEM_BREAK, pos + GROUP_BYTES, end)
+        cut = end if found < 0 else found + len(b"\n        }")
+        pieces.append(b'{"items":[' + data[pos:cut] + b"]}")
+        pos = end if found < 0 else cut + 1  # past the comma
+    return pieces
+
+
+def _groups(documents: Sequence[Document]) -> Iterator[list[tuple[str, bytes]] | _Large]:
+    group: list[tuple[str, bytes]] = []
+    size = 0
+    for doc in documents:
+        data = doc.data
+        if len(data) > 2 * GROUP_BYTES and (pieces := _cut_list(data)):
+            yield _Large(doc.path, data, pieces)
+            continue
+        if group and size + len(data) > GROUP_BYTES:
+            yield group
+            group, size = [], 0
+        group.append((doc.path, data))
+        size += len(data)
+    if group:
+        yield group
+
+
+def _load_together(spec: KindSpec, item: pl.Struct, group: list[tuple[str, bytes]]) -> pl.DataFrame | None:
+    """The files of ``group`` in one read; None when one of them is not a List fitting the schema."""
     try:
-        frame = pl.read_json(io.BytesIO(b"[" + b",".join(doc.data for doc in documents) + b"]"),
+        frame = pl.read_json(io.BytesIO(b"[" + b",".join(data for _path, data in group) + b"]"),
                              schema={"items": pl.List(item)})
     except (pl.exceptions.PolarsError, OSError, ValueError):
         return None
-    if frame.height != len(documents) or frame.get_column("items").null_count():
+    if frame.height != len(group) or frame.get_column("items").null_count():
         return None
     return (
-        frame.with_columns(pl.Series(FILE_COLUMN, [doc.path for doc in documents], dtype=String))
+        frame.with_columns(pl.Series(FILE_COLUMN, [path for path, _data in group], dtype=String))
         .explode("items").filter(pl.col("items").is_not_null()).unnest("items")
         .select(FILE_COLUMN, *spec.schema)
     )
@@ -137,30 +199,30 @@ def _empty(spec: KindSpec) -> pl.DataFrame:
     return pl.DataFrame(schema={FILE_COLUMN: String, **spec.schema})
 
 
-def _load_document(spec: KindSpec, item: pl.Struct, doc: Document, problems: list[Problem]) -> pl.DataFrame:
+def _load_document(spec: KindSpec, item: pl.Struct, path: str, data: bytes, problems: list[Problem]) -> pl.DataFrame:
     try:
-        frame = pl.read_json(io.BytesIO(doc.data), schema={"items": pl.List(item)})
+        frame = pl.read_json(io.BytesIO(data), schema={"items": pl.List(item)})
         items = frame.get_column("items")
         if items.null_count() == len(items):
             raise pl.exceptions.ComputeError("not a List")
         objects = frame.explode("items").filter(pl.col("items").is_not_null()).unnest("items")
     except (pl.exceptions.PolarsError, OSError, ValueError):
-        objects = _load_slowly(spec, item, doc, problems)
-    return objects.with_columns(pl.lit(doc.path, dtype=String).alias(FILE_COLUMN)).select(FILE_COLUMN, *spec.schema)
+        objects = _load_slowly(spec, item, path, data, problems)
+    return objects.with_columns(pl.lit(path, dtype=String).alias(FILE_COLUMN)).select(FILE_COLUMN, *spec.schema)
 
 
-def _load_slowly(spec: KindSpec, item: pl.Struct, doc: Document, problems: list[Problem]) -> pl.DataFrame:
+def _load_slowly(spec: KindSpec, item: pl.Struct, path: str, data: bytes, problems: list[Problem]) -> pl.DataFrame:
     try:
-        parsed = orjson.loads(doc.data)
+        parsed = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        problems.append(Problem(doc.path, f"does not parse as JSON ({str(exc).splitlines()[0][:160]}); its {spec.kind} objects are unknown"))
+        problems.append(Problem(path, f"does not parse as JSON ({str(exc).splitlines()[0][:160]}); its {spec.kind} objects are unknown"))
         return _empty(spec).drop(FILE_COLUMN)
     if isinstance(parsed, dict) and isinstance(parsed.get("items"), list):
         raw_items = parsed["items"]
     elif isinstance(parsed, dict) and "metadata" in parsed:
         raw_items = [parsed]
     else:
-        problems.append(Problem(doc.path, f"is not a kubectl List or a Kubernetes object; its {spec.kind} objects are unknown"))
+        problems.append(Problem(path, f"is not a kubectl List or a Kubernetes object; its {spec.kind} objects are unknown"))
         return _empty(spec).drop(FILE_COLUMN)
     good: list[bytes] = []
     for obj in raw_items:
@@ -169,16 +231,16 @@ def _load_slowly(spec: KindSpec, item: pl.Struct, doc: Document, problems: list[
             try:
                 good.append(orjson.dumps(obj))
             except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
-                problems.append(Problem(doc.path, f"{spec.kind} {_object_name(obj)} skipped: {str(exc)[:160]}"))
+                problems.append(Problem(path, f"{spec.kind} {_object_name(obj)} skipped: {str(exc)[:160]}"))
         else:
-            problems.append(Problem(doc.path, f"{spec.kind} {_object_name(obj)} skipped: {where}"))
+            problems.append(Problem(path, f"{spec.kind} {_object_name(obj)} skipped: {where}"))
     if not good:
         return _empty(spec).drop(FILE_COLUMN)
     try:
         data = b'{"items":[' + b",".join(good) + b"]}"
         return pl.read_json(io.BytesIO(data), schema={"items": pl.List(item)}).explode("items").unnest("items")
     except pl.exceptions.PolarsError as exc:
-        problems.append(Problem(doc.path, f"{spec.kind} objects could not be read ({str(exc).splitlines()[0][:160]})"))
+        problems.append(Problem(path, f"{spec.kind} objects could not be read ({str(exc).splitlines()[0][:160]})"))
         return _empty(spec).drop(FILE_COLUMN)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from analyzer.modes.apps import describe_apps
-from analyzer.modes.common import in_namespaces, say, stage_apps
+from analyzer.modes.common import in_namespaces, rows_by, say, stage_apps
 from analyzer.modes.rbac import checklist, script_needs, summary
 from analyzer.rules.common import rows
 
@@ -113,8 +113,8 @@ def freight_label(frames, namespace: str, name: str | None) -> str:
     """``sunny-mantis (cdd7f5c)`` for a Freight name; other summaries ("1/2 Fulfilled") as they are."""
     if not name:
         return say("arch.no-freight")
-    hit = in_namespaces(frames, "freight", namespace).filter((pl.col("name") == name))
-    alias = hit.row(0, named=True)["alias"] if hit.height else None
+    hit = rows_by(frames, "freight", ("namespace", "name"), ("alias",)).get((namespace, name))
+    alias = hit["alias"] if hit else None
     return f"{alias} ({name[:7]})" if alias else (name[:7] if len(name) == 40 else name)
 
 

@@ -65,12 +65,12 @@ class NamespaceIndex:
     def __init__(self, frame: pl.DataFrame):
         self.empty = frame.clear()
         self.parts: dict[str, pl.DataFrame] = {}
-        self.numbered: dict[str, pl.DataFrame] = {}  # with the row number, to merge several in frame order
+        self.positions: dict[str, pl.Series] = {}  # each part's rows in the frame, to merge several in frame order
         if "namespace" in frame.columns and not frame.is_empty():
             numbered = frame.with_row_index(self._ROW)
             for key, part in numbered.partition_by("namespace", as_dict=True, maintain_order=True).items():
                 if key[0] is not None:
-                    self.numbered[key[0]] = part
+                    self.positions[key[0]] = part.get_column(self._ROW)
                     self.parts[key[0]] = part.drop(self._ROW)
 
     def get(self, namespaces) -> pl.DataFrame:
@@ -82,12 +82,38 @@ class NamespaceIndex:
             return self.empty
         if len(wanted) == 1:
             return self.parts[wanted[0]]
-        return pl.concat([self.numbered[n] for n in wanted]).sort(self._ROW).drop(self._ROW)
+        order = pl.concat([self.positions[n] for n in wanted]).arg_sort()
+        return pl.concat([self.parts[n] for n in wanted])[order]
 
 
 def in_namespaces(frames, name: str, namespaces) -> pl.DataFrame:
     """The rows of ``frames.<name>`` in ``namespaces``, through an index built once per Frames."""
     return frames.derived(f"by-namespace:{name}", lambda f: NamespaceIndex(getattr(f, name))).get(namespaces)
+
+
+def rows_by(frames, name: str, keys: tuple[str, ...], columns: tuple[str, ...]) -> dict[tuple, dict]:
+    """``columns`` of the first row of ``frames.<name>`` for each value of ``keys``, built once
+    per Frames, for the lookups the modes make one Stage at a time."""
+    def build(f) -> dict[tuple, dict]:
+        frame = getattr(f, name)
+        if frame.is_empty():
+            return {}
+        firsts = frame.unique(list(keys), keep="first", maintain_order=True).select(*dict.fromkeys([*keys, *columns]))
+        return {tuple(r[k] for k in keys): r for r in firsts.iter_rows(named=True)}
+
+    return frames.derived(f"rows-by:{name}:{keys}:{columns}", build)
+
+
+def freight_relations(frames, relation: str) -> dict[tuple[str, str], list[dict]]:
+    """(namespace, stage) -> the Freight rows of ``relation`` (currentlyIn, verifiedIn, ...), newest first."""
+    def build(f) -> dict[tuple[str, str], list[dict]]:
+        out: dict[tuple[str, str], list[dict]] = {}
+        frame = f.freight_status.filter(pl.col("relation") == relation).sort("at", descending=True, maintain_order=True)
+        for r in frame.iter_rows(named=True):
+            out.setdefault((r["namespace"], r["stage"]), []).append(r)
+        return out
+
+    return frames.derived(f"freight-relations:{relation}", build)
 
 
 def covered_namespaces(frames) -> set[str]:

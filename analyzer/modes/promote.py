@@ -30,7 +30,7 @@ import polars as pl
 
 from analyzer.findings import Evidence
 from analyzer.modes.architecture import auto_promotion, freight_label
-from analyzer.modes.common import coverage, duration_seconds, in_namespaces, say, stage_apps
+from analyzer.modes.common import coverage, duration_seconds, freight_relations, in_namespaces, rows_by, say, stage_apps
 from analyzer.modes.output import Header, header
 from analyzer.rules.common import FAILED_PROMOTION, TERMINAL_PROMOTION, evidence, human_age, rows, since
 
@@ -385,8 +385,7 @@ def _parse(value):
 
 
 def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> tuple[tuple[PostCheck, ...], bool]:
-    current = in_namespaces(frames, "freight_status", ns).filter((pl.col("stage") == s["name"])
-                                           & (pl.col("relation") == "currentlyIn")).get_column("freight").to_list()
+    current = [r["freight"] for r in freight_relations(frames, "currentlyIn").get((ns, s["name"]), [])]
     is_current = bool(freight) and (freight in current or s["current_freight"] == freight)
     stage_q, ns_q = shlex.quote(s["name"]), shlex.quote(ns)
     downstream = in_namespaces(frames, "stages", ns).filter(pl.col("upstream_stages").list.contains(s["name"]))
@@ -437,15 +436,22 @@ def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> t
 # ------------------------------------------------------------------ assembly
 
 def promote_check(analysis, stage: str, freight: str | None = None) -> PromoteContext:
+    """``stage`` is a Stage name, or ``project/name`` where several projects have a Stage of that name."""
     frames = analysis.frames
+    project, _, stage = stage.rpartition("/")
     hits = frames.stages.filter(pl.col("name") == stage)
+    if project:
+        hits = hits.filter(pl.col("namespace") == project)
     if hits.is_empty():
-        known = ", ".join(sorted(frames.stages.get_column("name").to_list())) or "none"
-        raise PromoteError(f"no Stage {stage!r} in the bundle (Stages: {known})")
+        known = ", ".join(sorted(set(frames.stages.get_column("name").to_list()))) or "none"
+        where = f" in project {project!r}" if project else ""
+        raise PromoteError(f"no Stage {stage!r}{where} in the bundle (Stages: {known})")
+    if hits.height > 1:
+        projects = ", ".join(sorted(hits.get_column("namespace").to_list()))
+        raise PromoteError(f"Stage {stage!r} is in several projects ({projects}); name one: --stage PROJECT/{stage}")
     s = hits.row(0, named=True)
     ns = s["namespace"]
-    extras_rows = in_namespaces(frames, "stage_extras", ns).filter((pl.col("name") == stage))
-    extras = extras_rows.row(0, named=True) if extras_rows.height else {}
+    extras = rows_by(frames, "stage_extras", ("namespace", "name"), ("requested",)).get((ns, stage)) or {}
     bundle = shlex.quote(frames.facts.source)
     chosen, choice, freight_ev = _resolve_freight(frames, ns, s, extras, freight)
     apps = (

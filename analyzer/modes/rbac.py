@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analyzer.findings import Evidence
-from analyzer.modes.common import coverage, in_namespaces, say
+from analyzer.modes.common import NamespaceIndex, coverage, in_namespaces, say
 from analyzer.rules.common import evidence
 
 STATES = ("ok", "missing", "unknown", "n/a")
@@ -271,10 +271,10 @@ def forbidden_lines(frames, namespace: str, analysis_runs: list[str]) -> list[Fo
     pods = in_namespaces(frames, "pods", namespace).filter(pl.col("job_name").is_in(jobs)).get_column("name").to_list()
     # A Job's pod is named <job>-<suffix>; the logs may outlive the pod object.
     prefix = "|".join(re.escape(j) for j in jobs) or "$^"
-    lines = frames.logs.filter(
-        (pl.col("namespace") == namespace)
-        & (pl.col("pod").is_in(pods) | pl.col("pod").str.contains(rf"^(?:{prefix})-[a-z0-9]+$"))
-        & pl.col("message").str.contains(r"(?i)forbidden")
+    forbidden = frames.derived("forbidden-log-lines", lambda f: NamespaceIndex(
+        f.logs.filter(pl.col("message").str.contains(r"(?i)forbidden"))))
+    lines = forbidden.get(namespace).filter(
+        pl.col("pod").is_in(pods) | pl.col("pod").str.contains(rf"^(?:{prefix})-[a-z0-9]+$")
     ).sort("time").with_columns(pl.col("message").str.extract_groups(FORBIDDEN_RE).alias("parsed"))
     out = []
     for r in lines.head(5).to_dicts():
