@@ -402,3 +402,19 @@ def test_prometheus_targets_refused_by_the_proxy_is_a_gap(tmp_path):
     bundle.save_manifest(manifest)
     _, stage = prod(bundle)
     assert check(stage, "prometheus").status == "UNKNOWN" and "forbidden" in check(stage, "prometheus").detail
+
+
+def test_a_verification_time_the_bundle_left_empty_reads_as_unknown(tmp_path):
+    # Found by the fuzz run: Freight status.verifiedIn.<stage> set to null once made verify fail.
+    bundle = BundleCopy(tmp_path)
+    rel = "cluster-resources/custom-resources/freights.kargo.akuity.io/kargo-demo.json"
+    freight = bundle.items(rel)
+    for f in freight:
+        for stage in list((f.get("status") or {}).get("verifiedIn") or {}):
+            f["status"]["verifiedIn"][stage] = None
+    bundle.write(rel, freight)
+    result = CliRunner().invoke(main, ["verify", str(bundle), "--format", "json"])
+    assert result.exit_code in (0, 1, 3), result.output
+    assert "internal error" not in result.output
+    result = CliRunner().invoke(main, ["promote-check", str(bundle), "--stage", "prod"])
+    assert result.exit_code in (0, 1, 3) and "internal error" not in result.output

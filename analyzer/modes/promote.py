@@ -32,7 +32,7 @@ from analyzer.findings import Evidence
 from analyzer.modes.architecture import auto_promotion, freight_label
 from analyzer.modes.common import coverage, duration_seconds, freight_relations, in_namespaces, rows_by, say, stage_apps
 from analyzer.modes.output import Header, header
-from analyzer.rules.common import FAILED_PROMOTION, TERMINAL_PROMOTION, evidence, human_age, rows, since
+from analyzer.rules.common import FAILED_PROMOTION, TERMINAL_PROMOTION, evidence, human_age, iso, rows, since
 
 GO, NO_GO, UNKNOWN = "GO", "NO-GO", "UNKNOWN"
 EXIT_CODES = {GO: 0, NO_GO: 1, UNKNOWN: 3}
@@ -228,7 +228,7 @@ def rule_upstream(frames, ns: str, s: dict, extras: dict, freight: str | None, b
     verified = status.filter((pl.col("relation") == "verifiedIn") & pl.col("stage").is_in(ups))
     done = {r["stage"]: r["at"] for r in rows(verified)}
     strategy = (entry or {}).get("availability") or "OneOf"
-    ev = [evidence(f["source"], f"status.verifiedIn[{u}]", f"verifiedAt {done[u]:%Y-%m-%dT%H:%M:%SZ}" if done.get(u) else "absent") for u in ups]
+    ev = [evidence(f["source"], f"status.verifiedIn[{u}]", f"verifiedAt {iso(done[u])}" if done.get(u) else "absent") for u in ups]
     ok = all(u in done for u in ups) if strategy == "All" else any(u in done for u in ups)
     if not ok:
         missing = [u for u in ups if u not in done]

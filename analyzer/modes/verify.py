@@ -33,7 +33,7 @@ from analyzer.modes.common import (BUILTIN_GROUPS, NamespaceIndex, coverage, fre
                                    stage_apps)
 from analyzer.modes.output import Header, header
 from analyzer.modes.rbac import RbacChecklist, checklist, script_needs
-from analyzer.rules.common import evidence, human_age, rows, since
+from analyzer.rules.common import evidence, human_age, iso, rows, since
 
 PASS, FAIL, UNKNOWN, SKIPPED, NA = "PASS", "FAIL", "UNKNOWN", "SKIPPED", "N/A"
 MARKS = {PASS: "[x]", FAIL: "[ ]", UNKNOWN: "[?]", NA: "[-]"}
@@ -589,7 +589,7 @@ def _analysis_check(frames, scope: Scope, run: dict | None) -> Check:
         ev.append(evidence(run["source"], f"AnalysisRun {run['run']} status.phase", f"{run['phase']}: {run['message'] or ''}"))
     verified = [r for r in freight_relations(frames, "verifiedIn").get((scope.namespace, s["name"]), []) if r["freight"] == (scope.freight or "")]
     if verified:
-        ev.append(evidence("freights.kargo.akuity.io", f"Freight {scope.freight} status.verifiedIn[{s['name']}]", f"verifiedAt {verified[0]['at']:%Y-%m-%dT%H:%M:%SZ}"))
+        ev.append(evidence("freights.kargo.akuity.io", f"Freight {scope.freight} status.verifiedIn[{s['name']}]", f"verifiedAt {iso(verified[0]['at'])}"))
     phase = run["phase"]
     if phase == "Successful":
         return check("analysis", label, PASS, say("verify.analysis.ok", run=run["run"] or "(no AnalysisRun)", freight=freight_label(frames, scope.namespace, scope.freight)), ev=ev)

@@ -10,13 +10,9 @@ from analyzer.catalog import make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
 from analyzer.rules.argocd_signals import signals, stages_of
-from analyzer.rules.common import evidence, human_age, rows, since
+from analyzer.rules.common import evidence, human_age, iso, rows, since
 
 _RETRY_WAIT = r"Retrying attempt #\d+"
-
-
-def _ts(t) -> str:
-    return f"{t:%Y-%m-%dT%H:%M:%SZ}" if t is not None else "unknown"
 
 
 @rule("argocd-operation-stuck", needs=("applications", "promotions", "logs"))
@@ -83,7 +79,7 @@ def operation_stuck(frames) -> list[Finding]:
                   evidence(a["requested_source"], f"event OperationStarted on Application {a['name']}", a["requested_message"], a["requested_at"])]
         else:
             ev = [evidence(a["source"], "status.operationState",
-                           f"{a['op_phase']} startedAt={_ts(a['op_started'])} finishedAt={_ts(a['op_finished'])}"
+                           f"{a['op_phase']} startedAt={iso(a['op_started'])} finishedAt={iso(a['op_finished'])}"
                            f" retryCount={a['op_retry_count'] or 0}: {a['op_message'] or ''}", a["op_started"])]
         ev.append(evidence(a["source"], ".operation", f"set (requested by {a['requested_by'] or 'unknown'})" if a["operation_requested"] else "not set"))
         if a["skips"]:
@@ -198,7 +194,7 @@ def selfheal_pending(frames) -> list[Finding]:
         out.append(make_finding(
             "selfheal-pending", Subject("Application", a["namespace"], a["name"]),
             {"resource": f"{kind or 'a resource'} {res_ns}/{name}" if name else "a resource", "app": a["name"],
-             "age": human_age(since(frames.now, a["deleted_at"])), "period": how, "due": _ts(due),
+             "age": human_age(since(frames.now, a["deleted_at"])), "period": how, "due": iso(due),
              "argocd_namespace": a["namespace"], "ref": ref, "res_namespace": res_ns},
             ev, variant="" if event else "seen", related=tuple(stages_of(frames, a["namespace"], a["name"])),
             assumptions=(frames.versions.argocd.describe("Argo CD"),),
@@ -236,7 +232,7 @@ def app_degraded(frames) -> list[Finding]:
     out = []
     for a in rows(apps.sort("namespace", "name")):
         mine = rows(health.filter((pl.col("namespace") == a["namespace"]) & (pl.col("app") == a["name"])).head(5))
-        ev = [evidence(a["source"], "status.health", f"{a['health_status']}" + (f" since {_ts(a['health_since'])}" if a["health_since"] else ""),
+        ev = [evidence(a["source"], "status.health", f"{a['health_status']}" + (f" since {iso(a['health_since'])}" if a["health_since"] else ""),
                        a["health_since"] or a["reconciled_at"])]
         ev.extend(evidence(s["source"], s["path"], s["message"], s["time"]) for s in mine)
         assumptions: tuple[str, ...] = ()

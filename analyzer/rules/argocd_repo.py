@@ -23,7 +23,7 @@ from analyzer.rules.argocd_signals import (
     status_signals,
 )
 from analyzer.rules.argocd_taxonomy import MANIFEST, OOM, UNREACHABLE
-from analyzer.rules.common import evidence, human_age, rows, since
+from analyzer.rules.common import evidence, human_age, iso, rows, since
 
 NEEDS = ("stages", "promotions", "applications", "pods", "logs")
 
@@ -62,7 +62,7 @@ def _repo_state(frames, failed_at) -> tuple[str, list, list]:
             when = f"{human_age(delta)} before the failure" if delta.total_seconds() >= 0 else f"{human_age(-delta)} after the failure"
             texts.append(f"repo-server container {c['pod']} restarted {when} (last state {c['last_terminated_reason']}, exit code {c['last_exit_code']})")
             ev.append(evidence(c["source"], f"{c['pod']} containerStatuses[{c['container']}].lastState.terminated",
-                               f"{c['last_terminated_reason']} exitCode={c['last_exit_code']} finishedAt={c['last_finished_at']:%Y-%m-%dT%H:%M:%SZ} restartCount={c['restarts']}",
+                               f"{c['last_terminated_reason']} exitCode={c['last_exit_code']} finishedAt={iso(c['last_finished_at'])} restartCount={c['restarts']}",
                                c["last_finished_at"]))
     return ("; " + "; ".join(texts)) if texts else "", ev, related
 

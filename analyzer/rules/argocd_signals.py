@@ -28,7 +28,7 @@ import polars as pl
 from analyzer.findings import Evidence, Subject
 from analyzer.frames.build import utc
 from analyzer.rules.argocd_taxonomy import FAMILY, GENERIC, OOM, UNREACHABLE, by_index, classify_text, match_index
-from analyzer.rules.common import APP_IN_MESSAGE, evidence, failed_step, human_age, rows, specific_cause
+from analyzer.rules.common import APP_IN_MESSAGE, evidence, failed_step, human_age, iso, rows, specific_cause
 
 SIGNAL_SCHEMA = {
     "namespace": pl.String,  # the Application's (null for log lines that name none)
@@ -220,7 +220,7 @@ def oom_state(kills: list[dict] | tuple[dict, ...], at: datetime | None) -> tupl
                      f"{c['restarts']} restarts{limit})")
         ev.append(evidence(c["source"], f"{c['pod']} containerStatuses[{c['container']}].lastState.terminated",
                            f"{c['last_terminated_reason']} exitCode={c['last_exit_code']}"
-                           + (f" finishedAt={finished:%Y-%m-%dT%H:%M:%SZ}" if finished else "")
+                           + (f" finishedAt={iso(finished)}" if finished else "")
                            + f" restartCount={c['restarts']}" + limit.replace(",", ""), finished))
     return ("; " + "; ".join(texts)) if texts else "", ev, related
 

@@ -14,7 +14,7 @@ from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
 from analyzer.rules.argocd_signals import json_arg, report, stale_expr
 from analyzer.rules.argocd_taxonomy import CRD, IMMUTABLE, LIVE, PROJECT, SYNC
-from analyzer.rules.common import evidence, human_age, rows, since
+from analyzer.rules.common import evidence, human_age, iso, rows, since
 
 NEEDS = ("stages", "promotions", "applications", "logs")
 
@@ -154,8 +154,8 @@ def stale_operation_state(frames) -> list[Finding]:
              "reconciled_ago": human_age(since(frames.now, a["reconciled_at"])),
              "sync": a["sync_status"], "health": a["health_status"], "app": a["name"], "namespace": a["namespace"]},
             [
-                evidence(a["source"], "status.operationState", f"{a['op_phase']} finishedAt={a['op_finished']:%Y-%m-%dT%H:%M:%SZ}: {a['op_message'] or ''}", a["op_finished"]),
-                evidence(a["source"], "status.reconciledAt", f"{a['reconciled_at']:%Y-%m-%dT%H:%M:%SZ}", a["reconciled_at"]),
+                evidence(a["source"], "status.operationState", f"{a['op_phase']} finishedAt={iso(a['op_finished'])}: {a['op_message'] or ''}", a["op_finished"]),
+                evidence(a["source"], "status.reconciledAt", f"{iso(a['reconciled_at'])}", a["reconciled_at"]),
                 evidence(a["source"], "status.sync.status / status.health.status", f"{a['sync_status']} / {a['health_status']}"),
             ],
         ))

@@ -76,6 +76,11 @@ def human_age(delta: timedelta | None) -> str:
     return sign + text
 
 
+def iso(t: datetime | None) -> str:
+    """A time as evidence shows it; "unknown" when the bundle did not say (or said something unreadable)."""
+    return f"{t:%Y-%m-%dT%H:%M:%SZ}" if t is not None else "unknown"
+
+
 def since(now: datetime, then: datetime | None) -> timedelta | None:
     return None if then is None else now - then
 

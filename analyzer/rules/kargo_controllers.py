@@ -7,7 +7,7 @@ import polars as pl
 from analyzer.catalog import make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
-from analyzer.rules.common import evidence, human_age, rows, since
+from analyzer.rules.common import evidence, human_age, iso, rows, since
 
 NOT_STARTING = ("ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "CreateContainerError",
                 "RunContainerError", "InvalidImageName", "ErrImageNeverPull")
@@ -113,7 +113,7 @@ def _pod_finding(frames, p: dict) -> Finding:
     if p["last_terminated_reason"]:
         ev.append(evidence(p["source"], f"{p['name']} containerStatuses[{container}].lastState.terminated",
                            f"{p['last_terminated_reason']} exitCode={p['last_exit_code']}"
-                           + (f" finishedAt={p['last_finished_at']:%Y-%m-%dT%H:%M:%SZ}" if p["last_finished_at"] else ""),
+                           + (f" finishedAt={iso(p['last_finished_at'])}" if p["last_finished_at"] else ""),
                            p["last_finished_at"]))
     component = p["component"]
     down = variant != "restarting"

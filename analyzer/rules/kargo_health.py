@@ -16,7 +16,7 @@ import polars as pl
 from analyzer.catalog import make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
-from analyzer.rules.common import evidence, human_age, rows, since, stage_subject
+from analyzer.rules.common import evidence, human_age, iso, rows, since, stage_subject
 from analyzer.rules.kargo_common import apps_for_join, stage_apps
 
 SETTLING_HEALTH = ("Unknown", "Progressing")
@@ -77,9 +77,9 @@ def health_check_settling(frames) -> list[Finding]:
         finished_ago = human_age(since(frames.now, s["op_finished"]))
         ev = [
             evidence(s["source"], "status.health", f"{s['health_status'] or '(unset)'}: {'; '.join(i for i in (s['health_issues'] or []) if i) or '(no issues)'}"),
-            evidence(s["app_source"], "status.operationState.finishedAt", f"{s['op_finished']:%Y-%m-%dT%H:%M:%SZ} ({finished_ago} before collection), phase {s['op_phase']}", s["op_finished"]),
+            evidence(s["app_source"], "status.operationState.finishedAt", f"{iso(s['op_finished'])} ({finished_ago} before collection), phase {s['op_phase']}", s["op_finished"]),
             evidence(s["app_source"], "status.reconciledAt",
-                     f"{s['reconciled_at']:%Y-%m-%dT%H:%M:%SZ}" if s["reconciled_at"] else "(not set)", s["reconciled_at"]),
+                     f"{iso(s['reconciled_at'])}" if s["reconciled_at"] else "(not set)", s["reconciled_at"]),
         ]
         if s["healthy_reason"]:
             ev.insert(1, evidence(s["source"], "status.conditions[Healthy]", f"{s['healthy_status']} {s['healthy_reason']}: {s['healthy_message'] or ''}", s["healthy_since"]))

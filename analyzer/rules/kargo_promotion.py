@@ -9,7 +9,7 @@ import polars as pl
 from analyzer.catalog import Raw, make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
-from analyzer.rules.common import TERMINAL_PROMOTION, evidence, human_age, rows, since, stage_subject
+from analyzer.rules.common import TERMINAL_PROMOTION, evidence, human_age, iso, rows, since, stage_subject
 from analyzer.rules.kargo_common import auto_promotion_enabled, available_freight, verification_gate
 
 BLOCKING_PHASES = ("Failed", "Errored", "Aborted")
@@ -49,7 +49,7 @@ def promotion_blocked_by_verification(frames) -> list[Finding]:
             state = (f"the Stage is {s['health_status'] or 'without a health status'} but its current Freight has no "
                      f"verification yet (Verified={s['verified_status'] or 'unset'} {s['verified_reason'] or ''})").rstrip()
         ev = [
-            evidence(s["promotion_source"], f"Promotion {s['promotion']} status.phase", f"Pending since {s['promotion_created']:%Y-%m-%dT%H:%M:%SZ} ({human_age(waited)} before collection)", s["promotion_created"]),
+            evidence(s["promotion_source"], f"Promotion {s['promotion']} status.phase", f"Pending since {iso(s['promotion_created'])} ({human_age(waited)} before collection)", s["promotion_created"]),
             evidence(s["source"], "status.freightHistory[0].verificationHistory[0]",
                      f"{phase} (AnalysisRun {s['verification_analysis_run'] or 'none'})" if phase else "none", s["verification_started"]),
             evidence(s["source"], "status.health.status", s["health_status"] or "(not set)"),

@@ -12,6 +12,7 @@ from analyzer.findings import Finding, Subject
 from analyzer.frames.build import utc
 from analyzer.rules import rule
 from analyzer.rules.common import (
+    iso,
     FAILED_PROMOTION,
     TERMINAL_PROMOTION,
     APP_IN_MESSAGE,
@@ -234,7 +235,7 @@ def promotion_stuck(frames) -> list[Finding]:
     out = []
     for p in rows(promos.sort("namespace", "stage", "name")):
         age = human_age(since(frames.now, p["since"]))
-        ev = [evidence(p["source"], "status.phase", f"{p['phase']} since {p['since']:%Y-%m-%dT%H:%M:%SZ} ({age} before collection)", p["since"])]
+        ev = [evidence(p["source"], "status.phase", f"{p['phase']} since {iso(p['since'])} ({age} before collection)", p["since"])]
         waiting_on = ""
         related = [Subject("Promotion", p["namespace"], p["name"])]
         variant = "running" if p["phase"] == "Running" else "pending"
@@ -248,7 +249,7 @@ def promotion_stuck(frames) -> list[Finding]:
                 if hit.height and hit.row(0, named=True)["op_phase"] == "Running":
                     a = hit.row(0, named=True)
                     waiting_on += f"; it waits on Application {a['name']}, whose operation has been Running for {human_age(since(frames.now, a['op_started']))}: {a['op_message'] or '(no message)'}"
-                    ev.append(evidence(a["source"], "status.operationState", f"Running since {a['op_started']:%Y-%m-%dT%H:%M:%SZ}: {a['op_message'] or ''}", a["op_started"]))
+                    ev.append(evidence(a["source"], "status.operationState", f"Running since {iso(a['op_started'])}: {a['op_message'] or ''}", a["op_started"]))
                     related.append(Subject("Application", a["namespace"], a["name"]))
         elif p["current_promotion"] and p["current_promotion"] != p["name"]:
             ev.append(evidence(p["stage_source"], "status.currentPromotion.name", p["current_promotion"]))

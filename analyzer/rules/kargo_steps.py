@@ -15,7 +15,7 @@ import polars as pl
 from analyzer.catalog import make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
-from analyzer.rules.common import APP_IN_MESSAGE, cause, evidence, failed_step, human_age, rows, since, stage_subject
+from analyzer.rules.common import APP_IN_MESSAGE, cause, evidence, failed_step, human_age, iso, rows, since, stage_subject
 from analyzer.rules.kargo_common import foreign_operation_waits, stage_apps
 from analyzer.rules.kargo_stage import failures_caused_by, step_cause
 
@@ -158,7 +158,7 @@ def argocd_update_foreign_operation(frames) -> list[Finding]:
         ev = [evidence(w["source"], "status.phase / status.currentStep",
                        f"{w['phase']} in argocd-update" + (f": {w['message']}" if w["message"] else ""), w["finished_at"]),
               evidence(w["app_source"], "status.operationState",
-                       f"{w['op_phase']} since {w['op_started']:%Y-%m-%dT%H:%M:%SZ}, initiatedBy={by}"
+                       f"{w['op_phase']} since {iso(w['op_started'])}, initiatedBy={by}"
                        + (f", automated={w['op_automated']}" if w["op_automated"] is not None else "")
                        + f", kargo.akuity.io/promotion={w['op_promotion'] or '(none)'}: {w['op_message'] or ''}", w["op_started"])]
         if w["auto_sync"]:
@@ -265,7 +265,7 @@ def argocd_update_revision_mismatch(frames) -> list[Finding]:
         seen.add((p["namespace"], p["stage"]))
         ev = [evidence(p["source"], "status.phase", f"{p['phase']}" + (f": {p['message']}" if p["message"] else ""), p["finished_at"]),
               evidence(p["log_source"], f"log lines for Promotion {p['name']}",
-                       f"{p['log_message']} (x{p['times']}, last at {p['last_seen']:%Y-%m-%dT%H:%M:%SZ})", p["last_seen"])]
+                       f"{p['log_message']} (x{p['times']}, last at {iso(p['last_seen'])})", p["last_seen"])]
         out.append(_mismatch_finding(frames, p["namespace"], p["stage"], p["name"], p["freight"], p["message"] or p["log_message"], ev))
     return out
 

@@ -16,7 +16,7 @@ import polars as pl
 from analyzer.catalog import make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
-from analyzer.rules.common import evidence, human_age, rows, since, stage_subject
+from analyzer.rules.common import evidence, human_age, iso, rows, since, stage_subject
 from analyzer.rules.kargo_common import FORBIDDEN_RE, rbac_denials
 
 ERROR_VARIANTS = (
@@ -156,7 +156,7 @@ def verification_not_started(frames) -> list[Finding]:
             continue  # whether a run exists is unknown
         waited = human_age(since(frames.now, s["last_promotion_finished_at"]))
         ev = [
-            evidence(s["source"], "status.lastPromotion", f"{s['last_promotion']} Succeeded at {s['last_promotion_finished_at']:%Y-%m-%dT%H:%M:%SZ} ({waited} before collection)", s["last_promotion_finished_at"]),
+            evidence(s["source"], "status.lastPromotion", f"{s['last_promotion']} Succeeded at {iso(s['last_promotion_finished_at'])} ({waited} before collection)", s["last_promotion_finished_at"]),
             evidence(s["source"], "status.health.status", s["health_status"] or s["healthy_status"] or "(not set)"),
             evidence(s["source"], "status.freightHistory[0].verificationHistory", "empty"),
             evidence(s["source"], "spec.verification.analysisTemplates", ", ".join(s["verification_templates"] or []) or "(set)"),

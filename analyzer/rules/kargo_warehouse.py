@@ -18,7 +18,7 @@ import polars as pl
 from analyzer.catalog import make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.rules import rule
-from analyzer.rules.common import evidence, human_age, rows, since
+from analyzer.rules.common import evidence, human_age, iso, rows, since
 
 DISCOVERY_READY = ("DiscoveryFailure", "MissingArtifacts", "MissingCommits", "MissingImageReferences", "MissingChartVersions")
 DISCOVERY_HEALTHY = ("DiscoveryFailed", "NoCommitsDiscovered", "NoImageReferencesDiscovered", "NoChartVersionsDiscovered",
@@ -200,7 +200,7 @@ def _no_new_freight(frames, w: dict) -> Finding | None:
             ev.append(evidence(w["source"], "status.discoveredArtifacts.git[].commits[0]", f"{d.get('newest')} {d.get('newest_subject') or ''}", w["discovered_at"]))
         severity = "info"
     if last_row:
-        ev.append(evidence(last_row["source"], f"Freight {last_row['name']}", f"created {last_row['created']:%Y-%m-%dT%H:%M:%SZ}", last_row["created"]))
+        ev.append(evidence(last_row["source"], f"Freight {last_row['name']}", f"created {iso(last_row['created'])}", last_row["created"]))
     return make_finding("warehouse-no-new-freight", Subject("Warehouse", w["namespace"], w["name"]), params, ev,
                         variant=variant, severity=severity)
 
