@@ -86,15 +86,17 @@ class Document:
     resource: str  # "pods", "stages.kargo.akuity.io", ...
     namespace: str | None
     raw: bytes = b""  # JSON: a kubectl List, or a single object
-    file: str | None = None  # a large one stays here instead (see Spool) until it is read
+    file: str | None = None  # or it stays in this file (see Spool) until it is read
+    offset: int = 0
     size: int = 0
+    keep: object = field(default=None, repr=False, compare=False)  # the Spool, alive while this is
 
     @property
     def data(self) -> bytes:
         if self.file is None:
             return self.raw
-        with _open_no_follow(self.file) as fh:
-            return fh.read(self.size)
+        with _open_window(self.file, self.offset, self.size) as fh:
+            return fh.read()
 
 
 @dataclass(frozen=True)
@@ -109,11 +111,14 @@ class LogFile:
     previous: bool
     data: bytes = b""
     file: str | None = None
+    offset: int = 0
+    size: int = 0
+    keep: object = field(default=None, repr=False, compare=False)  # the Spool, alive while this is
 
-    def open(self) -> io.BufferedIOBase:
+    def open(self) -> io.RawIOBase | io.BytesIO:
         if self.file is None:
             return io.BytesIO(self.data)
-        return _open_no_follow(self.file)
+        return _open_window(self.file, self.offset, self.size)
 
     def read(self) -> bytes:
         with self.open() as fh:
@@ -121,31 +126,44 @@ class LogFile:
 
 
 class Spool:
-    """The tool's own temporary directory for the large files of a tarball (logs,
-    big lists), so they are never all in memory at once; removed when the bundle
-    is dropped or the process ends."""
+    """One file in the tool's own temporary directory that the members of a
+    tarball are appended to, so the bundle is never all in memory; removed when
+    the bundle is dropped or the process ends."""
 
     def __init__(self) -> None:
-        self.path: str | None = None
-        self.count = 0
+        self.file: str | None = None
+        self._out: io.BufferedWriter | None = None
         self._cleanup: weakref.finalize | None = None
 
-    def write(self, chunks: Iterable[bytes]) -> str:
-        if self.path is None:
-            self.path = tempfile.mkdtemp(prefix="gitops-master-")
-            self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, ignore_errors=True)
-        self.count += 1
-        # Named by number, never after the member: nothing from the bundle picks a path.
-        target = os.path.join(self.path, str(self.count))
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        return target
+    def write(self, chunks: Iterable[bytes]) -> tuple[str, int, int]:
+        """Append ``chunks``; where they went: (file, offset, size)."""
+        if self._out is None:
+            directory = tempfile.mkdtemp(prefix="gitops-master-")
+            # A fixed name in a directory of our own: nothing from the bundle picks a path.
+            self.file = os.path.join(directory, "members")
+            fd = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            self._out = os.fdopen(fd, "wb", buffering=1024**2)
+            self._cleanup = weakref.finalize(self, _remove_spool, self._out, directory)
+        offset = self._out.tell()
+        for chunk in chunks:
+            self._out.write(chunk)
+        return self.file, offset, self._out.tell() - offset
+
+    def done(self) -> None:
+        """Everything written is readable from here on."""
+        if self._out is not None:
+            self._out.flush()
 
     def remove(self) -> None:
         if self._cleanup is not None:
             self._cleanup()
+
+
+def _remove_spool(out: io.BufferedWriter, directory: str) -> None:
+    try:
+        out.close()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -153,11 +171,42 @@ class OnDisk:
     """A member's bytes left in a file (see :class:`Spool`)."""
 
     file: str
+    offset: int
     size: int
+    keep: object = None
+
+
+class _Window(io.RawIOBase):
+    """``size`` bytes of an open file from ``offset``: one member in the spool."""
+
+    def __init__(self, fh: io.BufferedReader, offset: int, size: int):
+        super().__init__()
+        fh.seek(offset)
+        self._fh, self._left = fh, size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._fh.read(n)
+        self._left -= len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read()
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def _open_window(file: str, offset: int, size: int) -> _Window:
+    return _Window(_open_no_follow(file), offset, size)
 
 
 # Members larger than this (logs and lists of objects) go to the spool rather than memory.
-SPOOL_BYTES = 64 * 1024
+SPOOL_BYTES = 0
 
 
 @dataclass(frozen=True)
@@ -199,7 +248,8 @@ def open_bundle(path: str | os.PathLike, at: datetime | None = None, limits: Lim
         if isinstance(item, Problem):
             problems.append(item)
         else:
-            files[item.path] = item.data if item.file is None else OnDisk(item.file, item.size)
+            files[item.path] = item.data if item.file is None else OnDisk(item.file, item.offset, item.size, spool)
+    spool.done()
 
     files = _strip_top_directory(files)
     if "manifest.json" in files or any(k.startswith("cluster-resources/") for k in files):
@@ -224,6 +274,7 @@ class Member:
     mtime: float = 0.0
     file: str | None = None  # when ``spooled`` chose it: the bytes are in this file, ``data`` is empty
     size: int = 0
+    offset: int = 0
 
 
 def open_input(path: str | os.PathLike, limits: Limits = Limits(),
@@ -308,8 +359,8 @@ def _spooled(rel: str, size: int) -> bool:
 
 def _in_memory(data: bytes | OnDisk) -> bytes:
     if isinstance(data, OnDisk):
-        with _open_no_follow(data.file) as fh:
-            return fh.read(data.size)
+        with _open_window(data.file, data.offset, data.size) as fh:
+            return fh.read()
     return data
 
 
@@ -395,15 +446,17 @@ def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool]
                     continue
                 fh = tar.extractfile(member)
                 file = None
+                file, offset = None, 0
                 if spool is not None and spooled is not None and fh and spooled(rel, member.size):
-                    file, data = spool.write(_copy_chunks(fh, member.size)), b""
+                    file, offset, _size = spool.write(_copy_chunks(fh, member.size))
+                    data = b""
                 else:
                     data = fh.read(member.size) if fh else b""
                 if rel in seen:
                     yield Problem(_printable(rel), "duplicate archive member: the later copy was used")
                 seen.add(rel)
                 read += 1
-                yield Member(rel, data, member.mode & 0o777, float(member.mtime), file, member.size)
+                yield Member(rel, data, member.mode & 0o777, float(member.mtime), file, member.size, offset)
                 # tarfile keeps every header it has read; a single pass needs none of them again.
                 tar.members.clear()
     except BundleError:
@@ -556,7 +609,7 @@ def _structured(shown: str, layout: str, files: dict[str, bytes], problems: list
             if container.endswith("-logs-errors"):
                 continue
             if isinstance(data, OnDisk):
-                logs.append(LogFile(rel, ns, pod, container, previous, file=data.file))
+                logs.append(LogFile(rel, ns, pod, container, previous, file=data.file, offset=data.offset, size=data.size, keep=data.keep))
             else:
                 logs.append(LogFile(rel, ns, pod, container, previous, data))
         elif m := ERRORS_RE.match(rel):
@@ -575,7 +628,7 @@ def _structured(shown: str, layout: str, files: dict[str, bytes], problems: list
 
 def _document(rel: str, resource: str, namespace: str | None, data: bytes | OnDisk) -> Document:
     if isinstance(data, OnDisk):
-        return Document(rel, resource, namespace, file=data.file, size=data.size)
+        return Document(rel, resource, namespace, file=data.file, offset=data.offset, size=data.size, keep=data.keep)
     return Document(rel, resource, namespace, data)
 
 

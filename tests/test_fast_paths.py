@@ -74,7 +74,7 @@ def test_spooled_log_reads_as_the_same_lines_as_one_in_memory(tmp_path, monkeypa
     spooled = tmp_path / "c.log"
     spooled.write_bytes(data)
     held = LogFile("cluster-resources/pods/logs/ns/pod-1/c.log", "ns", "pod-1", "c", False, data)
-    on_disk = LogFile(held.path, "ns", "pod-1", "c", False, file=str(spooled))
+    on_disk = LogFile(held.path, "ns", "pod-1", "c", False, file=str(spooled), size=len(data))
     monkeypatch.setattr(logs_module, "CHUNK_BYTES", 1000)  # slices cut inside lines and inside the long one
     assert logs_module.parse_log(on_disk).equals(logs_module.parse_log(held))
     numbers = [n for part in logs_module._numbered(on_disk) for n in part.get_column("line_no").to_list()]
