@@ -147,13 +147,25 @@ def coverage(frames, resource: str, namespace: str | None = None, *, present: bo
     return memo[key]
 
 
+def _gaps_by_resource(frames) -> pl.DataFrame:
+    """The gaps with the resource names coverage compares, worked out once."""
+    resource = pl.col("resource").fill_null("").str.to_lowercase()
+    return frames.gaps.with_columns(
+        resource.alias("gap_resource"),
+        resource.str.split(".").list.first().alias("gap_head"),
+        # Commands kubectl cannot name a resource for (``get --raw`` through a service proxy) carry it in their id.
+        pl.col("command_id").fill_null("").str.to_lowercase().str.split("/").list.first().alias("gap_id"),
+    )
+
+
 def _coverage(frames, resource: str, namespace: str | None, present: bool) -> Coverage:
     norm = normalize_resource(resource)
-    gap_resource = pl.col("resource").fill_null("").str.to_lowercase()
-    # Commands kubectl cannot name a resource for (``get --raw`` through a service proxy) carry it in their id.
-    gap_id = pl.col("command_id").fill_null("").str.to_lowercase().str.split("/").list.first()
-    gaps = frames.gaps.filter(gap_resource.is_in([norm, resource.lower()]) | (gap_resource.str.split(".").list.first() == norm)
-                              | gap_id.is_in([norm, resource.lower()]))
+    gaps = frames.derived("gaps-by-resource", _gaps_by_resource)
+    if gaps.is_empty():
+        gaps = frames.gaps
+    else:
+        gaps = gaps.filter(pl.col("gap_resource").is_in([norm, resource.lower()]) | (pl.col("gap_head") == norm)
+                           | pl.col("gap_id").is_in([norm, resource.lower()]))
     if namespace is not None:
         gaps = gaps.filter(pl.col("namespace").is_null() | (pl.col("namespace") == namespace))
     if gaps.height:

@@ -150,7 +150,9 @@ def _resolve_freight(frames, ns: str, stage: dict, extras: dict, wanted: str | N
 # ------------------------------------------------------------------ P1 rules
 
 def _promotions(frames, ns: str, stage: str) -> pl.DataFrame:
-    return in_namespaces(frames, "promotions", ns).filter((pl.col("stage") == stage))
+    by_stage = frames.derived("promotions-by-stage", lambda f: f.promotions.partition_by(
+        "namespace", "stage", as_dict=True, maintain_order=True))
+    return by_stage.get((ns, stage), frames.promotions.clear())
 
 
 def rule_running(frames, ns: str, s: dict, bundle: str) -> RuleResult:
