@@ -104,6 +104,7 @@ def test_namespace_index_returns_rows_in_frame_order():
     assert index.get(["c", "a", "b"])["n"].to_list() == [1, 2, 3, 5, 6]  # frame order, not the order asked
     assert index.get(["zz"]).is_empty() and index.get("zz").columns == ["namespace", "n"]
     assert index.get(("a", "a"))["n"].to_list() == [2, 6]
+    assert index.get(None).is_empty() and index.get([None, "a"])["n"].to_list() == [2, 6]  # found by the fuzz run
 
 
 def test_a_stage_name_several_projects_use_is_checked_per_project(synthetic):

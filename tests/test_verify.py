@@ -418,3 +418,19 @@ def test_a_verification_time_the_bundle_left_empty_reads_as_unknown(tmp_path):
     assert "internal error" not in result.output
     result = CliRunner().invoke(main, ["promote-check", str(bundle), "--stage", "prod"])
     assert result.exit_code in (0, 1, 3) and "internal error" not in result.output
+
+
+def test_a_pasted_stage_without_a_namespace_is_verified_not_a_crash(tmp_path):
+    # Found by the fuzz run: a Stage whose metadata lost its namespace broke the per-namespace lookups.
+    import yaml
+
+    docs = list(yaml.safe_load_all((SAMPLES / "pasted-ticket" / "ticket.yaml").read_text()))
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "Stage":
+            doc["metadata"].pop("namespace", None)
+    ticket = tmp_path / "ticket.yaml"
+    ticket.write_text(yaml.safe_dump_all(docs))
+    for command in (["verify", str(ticket)], ["lint", str(ticket)], ["report", str(ticket), "-o", str(tmp_path / "r.html")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code in (0, 1, 3), result.output
+        assert "internal error" not in result.output

@@ -75,6 +75,8 @@ class NamespaceIndex:
 
     def get(self, namespaces) -> pl.DataFrame:
         """The rows in ``namespaces`` (one name or several), in the frame's order."""
+        if namespaces is None:  # an object without a namespace (pasted input) is in none
+            return self.empty
         if isinstance(namespaces, str):
             return self.parts.get(namespaces, self.empty)
         wanted = [n for n in dict.fromkeys(namespaces) if n in self.parts]
