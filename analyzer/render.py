@@ -7,6 +7,7 @@ context, so every format says the same thing.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import Counter
@@ -221,6 +222,16 @@ def _stage_states(stages: pl.DataFrame) -> pl.DataFrame:
 # ------------------------------------------------------------------ output
 
 
+@functools.cache
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (compiling them is a good part of a small report's time),
+    in jinja2's per-user directory, which it creates private and checks is ours; none if it cannot."""
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):
+        return None
+
+
 def template_dir() -> Path:
     """Templates ship inside the wheel; in a checkout they sit beside the package."""
     here = Path(__file__).resolve().parent
@@ -252,6 +263,7 @@ def _environment(fmt: str) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir()),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default_for_string=False),
+        bytecode_cache=bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

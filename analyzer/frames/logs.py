@@ -463,6 +463,25 @@ def _first_row(log: LogFile, file: int) -> pl.DataFrame | None:
     return None
 
 
+def _first_rows(logs: list[LogFile], missing: list[int]) -> list[pl.DataFrame]:
+    """The first row of each file in ``missing``: the first lines of all of them in one parse,
+    file by file only for a file whose first lines hold no row."""
+    heads = []
+    for i in missing:
+        first = next(_numbered(logs[i]), None)
+        if first is not None:
+            heads.append(first.head(64).with_columns(pl.lit(i, pl.Int64).alias("file")))
+    found: list[pl.DataFrame] = []
+    done: set[int] = set()
+    if heads:
+        parsed = _parse(pl.concat(heads, how="vertical"))
+        if parsed.height:
+            found.append(parsed.group_by("file", maintain_order=True).head(1).select(parsed.columns))
+            done = set(parsed.get_column("file").unique().to_list())
+    found.extend(row for i in missing if i not in done and (row := _first_row(logs[i], i)) is not None)
+    return found
+
+
 def load_logs(logs: list[LogFile], *, every_line: bool = False) -> pl.DataFrame:
     """The kept lines of every file (see the module's docstring); ``every_line``: all of them."""
     if not logs:
@@ -483,7 +502,7 @@ def load_logs(logs: list[LogFile], *, every_line: bool = False) -> pl.DataFrame:
     rows = pl.concat(parsed, how="vertical") if parsed else _parse(_no_lines())
     if not every_line:
         have = set(rows.get_column("file").unique().to_list())
-        extra = [row for i, log in enumerate(logs) if i not in have and (row := _first_row(log, i)) is not None]
+        extra = _first_rows(logs, [i for i in range(len(logs)) if i not in have])
         if extra:
             rows = pl.concat([rows, *extra], how="vertical").sort("file", "line_no", maintain_order=True)
     return (

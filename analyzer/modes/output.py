@@ -64,11 +64,12 @@ def header(frames, command: str) -> Header:
 
 
 def _environment(xml: bool = False) -> jinja2.Environment:
-    from analyzer.render import template_dir
+    from analyzer.render import bytecode_cache, template_dir
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir()),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "xml.j2"), default_for_string=False),
+        bytecode_cache=bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
