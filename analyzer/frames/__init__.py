@@ -5,6 +5,8 @@ Rules read only :class:`Frames`; they never see files.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime
@@ -137,7 +139,12 @@ SPECS: dict[str, KindSpec] = {
 
 def load_frames(bundle: Bundle, settings: Settings | None = None) -> Frames:
     problems: list[Problem] = list(bundle.problems)
-    loaded = {name: load_kind(spec, bundle.resource_documents(spec.resource), problems) for name, spec in SPECS.items()}
+    # The logs are read on a second thread while the objects load on this one: both are
+    # mostly polars work, which runs without the interpreter lock, so two cores share it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gitops-master-logs") as pool:
+        logs = pool.submit(load_logs, bundle.logs)
+        loaded = {name: load_kind(spec, bundle.resource_documents(spec.resource), problems) for name, spec in SPECS.items()}
+        log_frame = logs.result()
     freight_status = kargo.freight_status(bundle.resource_documents(kargo.FREIGHT.resource), problems)
     containers = core.containers(loaded["pods"])
     versions = detect(containers, loaded["stages"], loaded["applications"])
@@ -150,7 +157,7 @@ def load_frames(bundle: Bundle, settings: Settings | None = None) -> Frames:
         versions=versions,
         freight_status=freight_status,
         containers=containers,
-        logs=load_logs(bundle.logs),
+        logs=log_frame,
         gaps=gaps,
         loaded=frozenset(bundle.documents),
         settings=settings or Settings(),
