@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The long fuzz run: mutated sample bundles through every command, never a traceback.
 
-    python3 scripts/fuzz.py --examples 10000            # about an hour on 2 cores
+    python3 scripts/fuzz.py --examples 10000            # about 35 minutes on 2 cores
     python3 scripts/fuzz.py --examples 500 --seed 7     # reproducible shorter run
 
 Prints the number of examples run and, on a failure, the smallest failing

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a synthetic bundle v1 of a chosen size, for benchmarks and scale tests.
 
-Scale 1 is the "enterprise" size of issue 8 divided by 16: 125 Stages, 1,250
+Scale 1 is the "enterprise" size divided by 16: 125 Stages, 1,250
 Promotions, ~313 Freight, 625 Applications, 1,250 Pods, 3,125 Events and
 128 MB of controller logs. Scale 16 is the enterprise bundle itself (2,000
 Stages, 20,000 Promotions, 5,000 Freight, 10,000 Applications, 20,000 Pods,
