@@ -30,7 +30,7 @@ import polars as pl
 
 from analyzer.findings import Evidence
 from analyzer.modes.architecture import auto_promotion, freight_label
-from analyzer.modes.common import coverage, duration_seconds, freight_relations, in_namespaces, rows_by, say, stage_apps
+from analyzer.modes.common import NamespaceIndex, coverage, duration_seconds, freight_relations, in_namespaces, rows_by, say, stage_apps
 from analyzer.modes.output import Header, header
 from analyzer.rules.common import FAILED_PROMOTION, TERMINAL_PROMOTION, evidence, human_age, iso, rows, since
 
@@ -437,21 +437,37 @@ def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> t
 
 # ------------------------------------------------------------------ assembly
 
+def _stages_by_name(frames) -> dict[str, list[dict]]:
+    def build(f) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for row in f.stages.iter_rows(named=True):
+            out.setdefault(row["name"], []).append(row)
+        return out
+
+    return frames.derived("stages-by-name", build)
+
+
+def _app_states(frames) -> NamespaceIndex:
+    """What promote-check reads of each Application, split by its namespace once."""
+    return frames.derived("promote-app-states", lambda f: NamespaceIndex(f.applications.select(
+        "namespace", pl.col("namespace").alias("app_namespace"), pl.col("name").alias("app_name"),
+        pl.col("source").alias("app_source"), "sync_status", "health_status", "op_phase", "op_message", "op_started",
+        "op_initiated_by", "operation_requested", "requested_by")))
+
+
 def promote_check(analysis, stage: str, freight: str | None = None) -> PromoteContext:
     """``stage`` is a Stage name, or ``project/name`` where several projects have a Stage of that name."""
     frames = analysis.frames
     project, _, stage = stage.rpartition("/")
-    hits = frames.stages.filter(pl.col("name") == stage)
-    if project:
-        hits = hits.filter(pl.col("namespace") == project)
-    if hits.is_empty():
+    hits = [s for s in _stages_by_name(frames).get(stage, []) if not project or s["namespace"] == project]
+    if not hits:
         known = ", ".join(sorted(set(frames.stages.get_column("name").to_list()))) or "none"
         where = f" in project {project!r}" if project else ""
         raise PromoteError(f"no Stage {stage!r}{where} in the bundle (Stages: {known})")
-    if hits.height > 1:
-        projects = ", ".join(sorted(hits.get_column("namespace").to_list()))
+    if len(hits) > 1:
+        projects = ", ".join(sorted(s["namespace"] for s in hits))
         raise PromoteError(f"Stage {stage!r} is in several projects ({projects}); name one: --stage PROJECT/{stage}")
-    s = hits.row(0, named=True)
+    s = hits[0]
     ns = s["namespace"]
     extras = rows_by(frames, "stage_extras", ("namespace", "name"), ("requested",)).get((ns, stage)) or {}
     bundle = shlex.quote(frames.facts.source)
@@ -459,11 +475,9 @@ def promote_check(analysis, stage: str, freight: str | None = None) -> PromoteCo
     apps = (
         stage_apps(frames, ns).filter(pl.col("stage") == stage)
         .unique(["app_namespace", "app_name"], maintain_order=True)
-        .join(frames.applications.select(
-            pl.col("namespace").alias("app_namespace"), pl.col("name").alias("app_name"), pl.col("source").alias("app_source"),
-            "sync_status", "health_status", "op_phase", "op_message", "op_started", "op_initiated_by", "operation_requested", "requested_by"),
-            on=["app_namespace", "app_name"], how="left")
     )
+    states = _app_states(frames).get(apps.get_column("app_namespace").unique(maintain_order=True).to_list()).drop("namespace")
+    apps = apps.join(states, on=["app_namespace", "app_name"], how="left", maintain_order="left")
     rules = (
         rule_running(frames, ns, s, bundle),
         rule_errored(frames, ns, s, chosen, bundle),
