@@ -144,7 +144,7 @@ def test_a_large_list_read_in_pieces_equals_it_read_whole(monkeypatch, indent):
     doc = [Document("cluster-resources/pods/ns.json", "pods", "ns", data)]
     whole = build_module.load_kind(SPECS["pods"], doc, [])
     monkeypatch.setattr(build_module, "GROUP_BYTES", 2000)
-    pieces = build_module._cut_list(data)
+    pieces = list(build_module._cut_list(data)) if build_module._cuttable(data) else None
     if indent == 4:  # kubectl's layout is cut between items
         assert pieces and len(pieces) > 10
     problems: list = []

@@ -107,11 +107,7 @@ def load_kind(spec: KindSpec, documents: Sequence[Document], problems: list[Prob
     parts: list[pl.DataFrame] = []
     for group in _groups(documents):
         if isinstance(group, _Large):
-            pieces = [_load_together(spec, item, [(group.path, piece)]) for piece in group.pieces]
-            if all(p is not None for p in pieces):
-                parts.extend(pieces)
-            else:  # not cut where it looked cuttable, or an object does not fit: the file whole
-                parts.append(_load_document(spec, item, group.path, group.data, problems))
+            parts.extend(_load_large(spec, item, group.path, group.data, problems))
             continue
         together = _load_together(spec, item, group)
         if together is None:  # some file does not fit: each on its own, so the rest still loads
@@ -132,11 +128,10 @@ GROUP_BYTES = 8 * 1024**2
 
 @dataclass(frozen=True)
 class _Large:
-    """One file larger than a group, and its items cut into Lists of about a group each."""
+    """One kubectl List larger than a group, read in pieces (see _cut_list)."""
 
     path: str
     data: bytes
-    pieces: list[bytes]
 
 
 # kubectl -o json indents by four, so the items of a List meet at exactly this
@@ -145,21 +140,31 @@ _ITEM_BREAK = b"\n        },\n        {"
 _ITEMS_END = b"\n    ]"
 
 
-def _cut_list(data: bytes) -> list[bytes] | None:
-    """A large kubectl List as several smaller ones (polars needs several times a document's size
-    to read it, so one large List read whole sets the peak memory); None when it is not cuttable."""
+def _cuttable(data: bytes) -> bool:
     opening = data.find(b'"items": [')
+    return opening >= 0 and data.rfind(_ITEMS_END) > opening and data.find(_ITEM_BREAK, opening) >= 0
+
+
+def _cut_list(data: bytes) -> Iterator[bytes]:
+    """A large kubectl List as several smaller ones, one at a time (polars needs several times a
+    document's size to read it, so one large List read whole would set the peak memory)."""
     end = data.rfind(_ITEMS_END)
-    if opening < 0 or end < opening or data.find(_ITEM_BREAK, opening) < 0:
-        return None
-    pos = data.index(b"[", opening) + 1
-    pieces = []
+    pos = data.index(b"[", data.find(b'"items": [')) + 1
     while pos < end:
         found = data.find(_ITEM_BREAK, pos + GROUP_BYTES, end)
         cut = end if found < 0 else found + len(b"\n        }")
-        pieces.append(b'{"items":[' + data[pos:cut] + b"]}")
+        yield b'{"items":[' + data[pos:cut] + b"]}"
         pos = end if found < 0 else cut + 1  # past the comma
-    return pieces
+
+
+def _load_large(spec: KindSpec, item: pl.Struct, path: str, data: bytes, problems: list[Problem]) -> list[pl.DataFrame]:
+    parts = []
+    for piece in _cut_list(data):
+        frame = _load_together(spec, item, [(path, piece)])
+        if frame is None:  # not cut where it looked cuttable, or an object does not fit: the file whole
+            return [_load_document(spec, item, path, data, problems)]
+        parts.append(frame)
+    return parts
 
 
 def _groups(documents: Sequence[Document]) -> Iterator[list[tuple[str, bytes]] | _Large]:
@@ -167,8 +172,8 @@ def _groups(documents: Sequence[Document]) -> Iterator[list[tuple[str, bytes]] |
     size = 0
     for doc in documents:
         data = doc.data
-        if len(data) > 2 * GROUP_BYTES and (pieces := _cut_list(data)):
-            yield _Large(doc.path, data, pieces)
+        if len(data) > 2 * GROUP_BYTES and _cuttable(data):
+            yield _Large(doc.path, data)
             continue
         if group and size + len(data) > GROUP_BYTES:
             yield group
@@ -200,14 +205,10 @@ def _empty(spec: KindSpec) -> pl.DataFrame:
 
 
 def _load_document(spec: KindSpec, item: pl.Struct, path: str, data: bytes, problems: list[Problem]) -> pl.DataFrame:
-    try:
-        frame = pl.read_json(io.BytesIO(data), schema={"items": pl.List(item)})
-        items = frame.get_column("items")
-        if items.null_count() == len(items):
-            raise pl.exceptions.ComputeError("not a List")
-        objects = frame.explode("items").filter(pl.col("items").is_not_null()).unnest("items")
-    except (pl.exceptions.PolarsError, OSError, ValueError):
-        objects = _load_slowly(spec, item, path, data, problems)
+    together = _load_together(spec, item, [(path, data)])
+    if together is not None:
+        return together
+    objects = _load_slowly(spec, item, path, data, problems)
     return objects.with_columns(pl.lit(path, dtype=String).alias(FILE_COLUMN)).select(FILE_COLUMN, *spec.schema)
 
 
