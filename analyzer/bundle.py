@@ -93,10 +93,7 @@ class Document:
 
     @property
     def data(self) -> bytes:
-        if self.file is None:
-            return self.raw
-        with _open_window(self.file, self.offset, self.size) as fh:
-            return fh.read()
+        return self.raw if self.file is None else _read_window(self.file, self.offset, self.size)
 
 
 @dataclass(frozen=True)
@@ -121,19 +118,18 @@ class LogFile:
         return _open_window(self.file, self.offset, self.size)
 
     def read(self) -> bytes:
-        with self.open() as fh:
-            return fh.read()
+        return self.data if self.file is None else _read_window(self.file, self.offset, self.size)
 
 
 class Spool:
     """One file in the tool's own temporary directory that the members of a
     tarball are appended to, so the bundle is never all in memory; removed when
-    the bundle is dropped or the process ends."""
+    the last Document or LogFile reading from it (each keeps it) is dropped, or
+    the process ends."""
 
     def __init__(self) -> None:
         self.file: str | None = None
         self._out: io.BufferedWriter | None = None
-        self._cleanup: weakref.finalize | None = None
 
     def write(self, chunks: Iterable[bytes]) -> tuple[str, int, int]:
         """Append ``chunks``; where they went: (file, offset, size)."""
@@ -143,7 +139,7 @@ class Spool:
             self.file = os.path.join(directory, "members")
             fd = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             self._out = os.fdopen(fd, "wb", buffering=1024**2)
-            self._cleanup = weakref.finalize(self, _remove_spool, self._out, directory)
+            weakref.finalize(self, _remove_spool, self._out, directory)  # stays registered on its own
         offset = self._out.tell()
         for chunk in chunks:
             self._out.write(chunk)
@@ -153,10 +149,6 @@ class Spool:
         """Everything written is readable from here on."""
         if self._out is not None:
             self._out.flush()
-
-    def remove(self) -> None:
-        if self._cleanup is not None:
-            self._cleanup()
 
 
 def _remove_spool(out: io.BufferedWriter, directory: str) -> None:
@@ -205,6 +197,11 @@ def _open_window(file: str, offset: int, size: int) -> _Window:
     return _Window(_open_no_follow(file), offset, size)
 
 
+def _read_window(file: str, offset: int, size: int) -> bytes:
+    with _open_window(file, offset, size) as fh:
+        return fh.read()
+
+
 # Members larger than this (logs and lists of objects) go to the spool rather than memory.
 SPOOL_BYTES = 0
 
@@ -231,7 +228,6 @@ class Bundle:
     reference_time: datetime
     reference_time_source: str
     assumptions: list[str] = field(default_factory=list)
-    spool: Spool | None = None  # holds the large log files for as long as the bundle lives
 
     def resource_documents(self, resource: str) -> list[Document]:
         return self.documents.get(resource, [])
@@ -257,7 +253,6 @@ def open_bundle(path: str | os.PathLike, at: datetime | None = None, limits: Lim
     else:
         bundle = _loose(shown, files, problems, limits)
     _set_reference_time(bundle, at)
-    bundle.spool = spool
     return bundle
 
 
@@ -358,10 +353,7 @@ def _spooled(rel: str, size: int) -> bool:
 
 
 def _in_memory(data: bytes | OnDisk) -> bytes:
-    if isinstance(data, OnDisk):
-        with _open_window(data.file, data.offset, data.size) as fh:
-            return fh.read()
-    return data
+    return _read_window(data.file, data.offset, data.size) if isinstance(data, OnDisk) else data
 
 
 def _open_no_follow(file: str) -> io.BufferedIOBase:

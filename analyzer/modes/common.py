@@ -162,12 +162,9 @@ def _gaps_by_resource(frames) -> pl.DataFrame:
 
 def _coverage(frames, resource: str, namespace: str | None, present: bool) -> Coverage:
     norm = normalize_resource(resource)
-    gaps = frames.derived("gaps-by-resource", _gaps_by_resource)
-    if gaps.is_empty():
-        gaps = frames.gaps
-    else:
-        gaps = gaps.filter(pl.col("gap_resource").is_in([norm, resource.lower()]) | (pl.col("gap_head") == norm)
-                           | pl.col("gap_id").is_in([norm, resource.lower()]))
+    gaps = frames.derived("gaps-by-resource", _gaps_by_resource).filter(
+        pl.col("gap_resource").is_in([norm, resource.lower()]) | (pl.col("gap_head") == norm)
+        | pl.col("gap_id").is_in([norm, resource.lower()]))
     if namespace is not None:
         gaps = gaps.filter(pl.col("namespace").is_null() | (pl.col("namespace") == namespace))
     if gaps.height:
