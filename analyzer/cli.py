@@ -520,6 +520,10 @@ def scan(path, fmt, **caps):
         result = scan_bundle(path, _limits(**caps))
     except BundleError as exc:
         raise Failure(str(exc)) from None
+    except (KeyboardInterrupt, click.ClickException):
+        raise
+    except BaseException as exc:  # noqa: BLE001 (as in _run: one line, never a traceback)
+        raise _internal_error(exc, path, debug=False) from None
     unscanned = [p for p in result.skipped if content_skipped(p)]
     for problem in result.skipped:
         click.echo(terminal_safe(f"gitops-master: not scanned: {problem.path}: {problem.message}"), err=True)
@@ -577,6 +581,10 @@ def redact(path, output, mapping, **caps):
         raise Failure(str(exc)) from None
     except OSError as exc:
         raise Failure(f"{exc.filename or output}: cannot write ({exc.strerror or exc})") from None
+    except (KeyboardInterrupt, click.ClickException):
+        raise
+    except BaseException as exc:  # noqa: BLE001 (as in _run: one line, never a traceback)
+        raise _internal_error(exc, path, debug=False) from None
     for problem in result.dropped:
         click.echo(terminal_safe(f"gitops-master: left out: {problem.path}: {problem.message}"), err=True)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.counts.items())) or "none"

@@ -42,8 +42,7 @@ import yaml
 from analyzer.bundle import Limits, Member, Problem, load_yaml_all, open_input
 from analyzer.errors import BundleError
 
-# What the collector writes for a value it hid, and what redact writes.
-COLLECTOR_HIDDEN = "***HIDDEN***"
+# What redact writes for a value; _ALREADY_HIDDEN also knows what the collector writes (***HIDDEN***).
 TOKEN_FORMAT = "***REDACTED-{rule}-{n}***"
 _ALREADY_HIDDEN = re.compile(r"\*\*\*HIDDEN\*\*\*|\*\*\*REDACTED-[a-z0-9-]+-\d+\*\*\*|\*\*\*TOKEN_[A-Z_]+\*\*\*|^\*+$")
 
@@ -58,31 +57,6 @@ EXTRA_RULES = (
     "atlassian-token", "high-entropy",
 )
 RULES = COLLECTOR_RULES + EXTRA_RULES
-
-RULE_MEANINGS = {
-    "last-applied-configuration": "the kubectl.kubernetes.io/last-applied-configuration annotation (a copy of the object, Secret data included)",
-    "pem-private-key": "the body of a PEM private key (RSA, EC, OpenSSH, PKCS#8), also spread over log lines",
-    "url-credentials": "user:password@ or a token@ in a URL",
-    "authorization-header": "the value of an Authorization header or field",
-    "bearer-token": "a token after 'Bearer '",
-    "aws-access-key": "an AWS access key id (AKIA..., ASIA..., ...)",
-    "github-token": "a GitHub token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_)",
-    "gitlab-token": "a GitLab token (glpat-, gldt-, glrt-, ...)",
-    "slack-token": "a Slack token (xoxb-, xoxp-, ...)",
-    "slack-webhook": "the secret path of a Slack incoming webhook",
-    "jwt": "a JSON Web Token (service-account tokens, OIDC tokens)",
-    "docker-config-auth": "the auth of a docker config JSON",
-    "cli-secret-flag": "the value of a secret-looking command-line flag (--password, --token, sshpass -p)",
-    "env-secret-value": "the value of an env var with a secret-looking name",
-    "secret-field": "the value of a field with a secret-looking name (password, token, secret, apiKey, privateKey, ...)",
-    "kubernetes-secret-data": "a value of a Secret's data or stringData (the collector never collects these)",
-    "azure-storage-key": "AccountKey= / SharedAccessKey= of an Azure connection string",
-    "azure-sas-signature": "the sig= of an Azure shared access signature URL",
-    "gcp-api-key": "a Google API key (AIza...)",
-    "npm-token": "an npm access token (npm_...)",
-    "atlassian-token": "a Bitbucket or Atlassian token (ATBB..., ATATT..., ATCTT...)",
-    "high-entropy": "a random-looking value under a suspicious key (signature, salt, session, webhook, key, ...)",
-}
 
 # ------------------------------------------------------------------ key rules
 
@@ -155,16 +129,12 @@ class Span:
     rule: str
 
 
-def _rep(pattern: str, flags: int = 0) -> re.Pattern:
-    return re.compile(pattern, flags)
-
-
 _PEM_BEGIN = r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----"
 _PEM_END = r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----"
-_PEM_FULL = _rep(rf"{_PEM_BEGIN}(.{{1,16384}}?){_PEM_END}", re.S)
+_PEM_FULL = re.compile(rf"{_PEM_BEGIN}(.{{1,16384}}?){_PEM_END}", re.S)
 # A key cut off before its END line: the base64 lines that follow BEGIN (each
 # may carry a log line's timestamp prefix), or base64 on the BEGIN line itself.
-_PEM_CUT = _rep(
+_PEM_CUT = re.compile(
     rf"{_PEM_BEGIN}((?:[ \t]*[A-Za-z0-9+/=]{{8,}}[A-Za-z0-9+/= \t]*)?"
     r"(?:(?:\r?\n|\\r?\\n)(?:\d{4}-\d\d-\d\dT[0-9:.]+(?:Z|[+-]\d\d:\d\d) )?[ \t]*[A-Za-z0-9+/=]{8,}[ \t]*)*)")
 
@@ -173,52 +143,52 @@ _PEM_CUT = _rep(
 # than a regex pass over a large log). Patterns start with a literal where they
 # can, so that the regex engine skips to it.
 _SIMPLE: list[tuple[str, re.Pattern, int, tuple[str, ...]]] = [
-    ("url-credentials", _rep(r"://([^/@\s\"'\\<>:]*:[^/@\s\"'\\<>]+)@"), 1, ("://",)),
-    ("url-credentials", _rep(r"://([A-Za-z0-9._~%+-]{16,})@"), 1, ("://",)),
-    ("authorization-header", _rep(
+    ("url-credentials", re.compile(r"://([^/@\s\"'\\<>:]*:[^/@\s\"'\\<>]+)@"), 1, ("://",)),
+    ("url-credentials", re.compile(r"://([A-Za-z0-9._~%+-]{16,})@"), 1, ("://",)),
+    ("authorization-header", re.compile(
         r"(?i)authorization\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?"
         r"((?:basic|bearer|token|digest|negotiate|bot|aws4-hmac-sha256)[ \t]+[^\s\"'\\,;]+|[A-Za-z0-9._~+/=-]{16,})"),
      1, ("authorization",)),
-    ("bearer-token", _rep(r"(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,})"), 1, ("bearer",)),
-    ("aws-access-key", _rep(r"(?<![A-Z0-9])((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})(?![A-Z0-9])"), 1,
+    ("bearer-token", re.compile(r"(?i)bearer[ \t]+([A-Za-z0-9._~+/=-]{16,})"), 1, ("bearer",)),
+    ("aws-access-key", re.compile(r"(?<![A-Z0-9])((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})(?![A-Z0-9])"), 1,
      ("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa")),
-    ("github-token", _rep(r"(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"), 1,
+    ("github-token", re.compile(r"(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"), 1,
      ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
-    ("gitlab-token", _rep(r"(gl(?:pat|dt|rt|ptt|cbt|oas|soat)-[A-Za-z0-9_-]{20,})"), 1,
+    ("gitlab-token", re.compile(r"(gl(?:pat|dt|rt|ptt|cbt|oas|soat)-[A-Za-z0-9_-]{20,})"), 1,
      ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glsoat-")),
-    ("slack-token", _rep(r"(xox[abposr]-[A-Za-z0-9-]{10,})"), 1, ("xox",)),
-    ("slack-webhook", _rep(r"(?i)hooks\.slack\.com/services/([A-Za-z0-9/_-]+)"), 1, ("hooks.slack.com",)),
-    ("jwt", _rep(r"(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"), 1, ("eyj",)),
-    ("docker-config-auth", _rep(r"\"auth\\?\"[ \t]*:[ \t]*\\?\"([A-Za-z0-9+/=]{4,})"), 1, ('"auth',)),
-    ("cli-secret-flag", _rep(r"sshpass[ \t]+-p[ \t]*[\"']?([^ \t\"'\r\n]+)"), 1, ("sshpass",)),
-    ("azure-storage-key", _rep(r"(?i)(?:AccountKey|SharedAccessKey)=([^;\"'\s\\]+)"), 1,
+    ("slack-token", re.compile(r"(xox[abposr]-[A-Za-z0-9-]{10,})"), 1, ("xox",)),
+    ("slack-webhook", re.compile(r"(?i)hooks\.slack\.com/services/([A-Za-z0-9/_-]+)"), 1, ("hooks.slack.com",)),
+    ("jwt", re.compile(r"(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"), 1, ("eyj",)),
+    ("docker-config-auth", re.compile(r"\"auth\\?\"[ \t]*:[ \t]*\\?\"([A-Za-z0-9+/=]{4,})"), 1, ('"auth',)),
+    ("cli-secret-flag", re.compile(r"sshpass[ \t]+-p[ \t]*[\"']?([^ \t\"'\r\n]+)"), 1, ("sshpass",)),
+    ("azure-storage-key", re.compile(r"(?i)(?:AccountKey|SharedAccessKey)=([^;\"'\s\\]+)"), 1,
      ("accountkey=", "sharedaccesskey=")),
-    ("azure-sas-signature", _rep(r"[?&]sig=([A-Za-z0-9%+/=._-]{16,})"), 1, ("sig=",)),
-    ("gcp-api-key", _rep(r"(AIza[0-9A-Za-z_-]{35})"), 1, ("aiza",)),
-    ("npm-token", _rep(r"(npm_[A-Za-z0-9]{36})"), 1, ("npm_",)),
-    ("atlassian-token", _rep(r"(ATBB[A-Za-z0-9_=.-]{24,}|AT(?:ATT|CTT)3[A-Za-z0-9_=.-]{40,})"), 1,
+    ("azure-sas-signature", re.compile(r"[?&]sig=([A-Za-z0-9%+/=._-]{16,})"), 1, ("sig=",)),
+    ("gcp-api-key", re.compile(r"(AIza[0-9A-Za-z_-]{35})"), 1, ("aiza",)),
+    ("npm-token", re.compile(r"(npm_[A-Za-z0-9]{36})"), 1, ("npm_",)),
+    ("atlassian-token", re.compile(r"(ATBB[A-Za-z0-9_=.-]{24,}|AT(?:ATT|CTT)3[A-Za-z0-9_=.-]{40,})"), 1,
      ("atbb", "atatt3", "atctt3")),
 ]
 
 # Key-value forms whose key decides: "key": "value" (also inside an escaped
 # JSON string), key: value (YAML), key=value (logfmt, env files, query strings),
 # --flag=value / --flag value.
-_KV_JSON = _rep(r"\"([^\"\\\n]{1,100})\"[ \t]*:[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
-_KV_JSON_ESCAPED = _rep(r"\\\"([^\"\\\n]{1,100})\\\"[ \t]*:[ \t]*\\\"([^\"\\\n]*)")
-_KV_YAML_LINE = _rep(r"(?m)^[ \t]*(?:-[ \t]+)?([A-Za-z0-9_./-]{1,100})[ \t]*:[ \t]+(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)'|([^\s\"'#|>][^\r\n]*?))[ \t]*(?:[ \t]#[^\r\n]*)?\r?$")
-_KV_YAML_INLINE = _rep(r"(?:\\n[ \t]*|[{][ \t]*|,[ \t]+)(?:-[ \t]+)?([A-Za-z0-9_.-]{1,100})[ \t]*:[ \t]+\\?[\"']?([^\]\s\"',;&})\\]+)")
-_KV_EQ = _rep(r"(?:^|(?<=[\s?&;,({\"'\\:]))([A-Za-z0-9_.-]{1,100})=(?:\\?\"([^\"\\\r\n]*)|'([^'\r\n]*)'|([^\]\s\"',;&})\\]+))", re.M)
-_CLI_FLAG = _rep(r"--([A-Za-z0-9_-]{1,100})(?:=|[ \t]+)\\?[\"']?([^ \t\"',\\\r\n]+)")
-_ENV_COMPACT = _rep(r"\"name\"[ \t]*:[ \t]*\"([^\"\\\n]*)\"[ \t]*,[ \t]*\"value\"[ \t]*:[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
-_ENV_COMPACT_ESCAPED = _rep(r"\\\"name\\\"[ \t]*:[ \t]*\\\"([^\"\\\n]*)\\\"[ \t]*,[ \t]*\\\"value\\\"[ \t]*:[ \t]*\\\"([^\"\\\n]*)")
+_KV_JSON = re.compile(r"\"([^\"\\\n]{1,100})\"[ \t]*:[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
+_KV_JSON_ESCAPED = re.compile(r"\\\"([^\"\\\n]{1,100})\\\"[ \t]*:[ \t]*\\\"([^\"\\\n]*)")
+_KV_YAML_LINE = re.compile(r"(?m)^[ \t]*(?:-[ \t]+)?([A-Za-z0-9_./-]{1,100})[ \t]*:[ \t]+(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)'|([^\s\"'#|>][^\r\n]*?))[ \t]*(?:[ \t]#[^\r\n]*)?\r?$")
+_KV_YAML_INLINE = re.compile(r"(?:\\n[ \t]*|[{][ \t]*|,[ \t]+)(?:-[ \t]+)?([A-Za-z0-9_.-]{1,100})[ \t]*:[ \t]+\\?[\"']?([^\]\s\"',;&})\\]+)")
+_KV_EQ = re.compile(r"(?:^|(?<=[\s?&;,({\"'\\:]))([A-Za-z0-9_.-]{1,100})=(?:\\?\"([^\"\\\r\n]*)|'([^'\r\n]*)'|([^\]\s\"',;&})\\]+))", re.M)
+_CLI_FLAG = re.compile(r"--([A-Za-z0-9_-]{1,100})(?:=|[ \t]+)\\?[\"']?([^ \t\"',\\\r\n]+)")
+_ENV_COMPACT = re.compile(r"\"name\"[ \t]*:[ \t]*\"([^\"\\\n]*)\"[ \t]*,[ \t]*\"value\"[ \t]*:[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
+_ENV_COMPACT_ESCAPED = re.compile(r"\\\"name\\\"[ \t]*:[ \t]*\\\"([^\"\\\n]*)\\\"[ \t]*,[ \t]*\\\"value\\\"[ \t]*:[ \t]*\\\"([^\"\\\n]*)")
 # Two-line forms: pretty-printed JSON env entries and argument lists, YAML env
 # entries and argument lists, and YAML block scalars under a secret key.
-_ENV_JSON_LINES = _rep(r"(?m)^[ \t]*\"name\":[ \t]*\"([^\"\\\n]*)\",[ \t]*\r?\n[ \t]*\"value\":[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
-_ENV_YAML_LINES = _rep(r"(?m)^([ \t]*)-[ \t]+name:[ \t]*[\"']?([^\"'\s]+)[\"']?[ \t]*\r?\n\1[ \t]+value:[ \t]*(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)'|([^\s\"'|>][^\r\n]*?))[ \t]*\r?$")
-_CLI_JSON_LINES = _rep(r"(?m)^[ \t]*\"--([A-Za-z0-9_-]+)\",?[ \t]*\r?\n[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
-_CLI_YAML_LINES = _rep(r"(?m)^([ \t]*)-[ \t]+[\"']?--([A-Za-z0-9_-]+)[\"']?[ \t]*\r?\n\1-[ \t]+(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)'|([^\s\"'][^\r\n]*?))[ \t]*\r?$")
-_BLOCK_START = _rep(r":[ \t]*[|>][-+0-9]*[ \t]*\r?\n")
-_YAML_BLOCK = _rep(r"(?m)^([ \t]*)(?:-[ \t]+)?([A-Za-z0-9_./-]{1,100})[ \t]*:[ \t]*[|>][-+0-9]*[ \t]*\r?\n((?:\1[ \t]+[^\r\n]*(?:\r?\n|$)|[ \t]*\r?\n)+)")
+_ENV_JSON_LINES = re.compile(r"(?m)^[ \t]*\"name\":[ \t]*\"([^\"\\\n]*)\",[ \t]*\r?\n[ \t]*\"value\":[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
+_ENV_YAML_LINES = re.compile(r"(?m)^([ \t]*)-[ \t]+name:[ \t]*[\"']?([^\"'\s]+)[\"']?[ \t]*\r?\n\1[ \t]+value:[ \t]*(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)'|([^\s\"'|>][^\r\n]*?))[ \t]*\r?$")
+_CLI_JSON_LINES = re.compile(r"(?m)^[ \t]*\"--([A-Za-z0-9_-]+)\",?[ \t]*\r?\n[ \t]*\"((?:[^\"\\\n]|\\.)*)\"")
+_CLI_YAML_LINES = re.compile(r"(?m)^([ \t]*)-[ \t]+[\"']?--([A-Za-z0-9_-]+)[\"']?[ \t]*\r?\n\1-[ \t]+(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)'|([^\s\"'][^\r\n]*?))[ \t]*\r?$")
+_BLOCK_START = re.compile(r":[ \t]*[|>][-+0-9]*[ \t]*\r?\n")
+_YAML_BLOCK = re.compile(r"(?m)^([ \t]*)(?:-[ \t]+)?([A-Za-z0-9_./-]{1,100})[ \t]*:[ \t]*[|>][-+0-9]*[ \t]*\r?\n((?:\1[ \t]+[^\r\n]*(?:\r?\n|$)|[ \t]*\r?\n)+)")
 
 # Cheap pre-filter: a text none of these occur in (lower-cased) has nothing to
 # find. Substring tests run at memory speed; one big regex alternation would not.
@@ -229,12 +199,12 @@ _TRIGGER_WORDS = (
 )
 
 
-def _may_hold_secrets(text: str) -> bool:
+def _may_hold_secrets(text: str, low: str) -> bool:
+    """``low`` is ``text`` lower-cased."""
     if len(text) > 1 << 20:  # one pass of Aho-Corasick instead of a pass per word
         import polars as pl
 
         return bool(pl.Series([text]).str.contains_any(list(_TRIGGER_WORDS), ascii_case_insensitive=True).item())
-    low = text.lower()
     return any(word in low for word in _TRIGGER_WORDS)
 
 
@@ -247,9 +217,9 @@ def _group_span(m: re.Match, *groups: int) -> tuple[int, int, str] | None:
 
 def find_spans(text: str) -> list[Span]:
     """Where the secret parts of ``text`` are, by rule; overlapping finds keep the first and longest."""
-    if not _may_hold_secrets(text):
-        return []
     low = text.lower()
+    if not _may_hold_secrets(text, low):
+        return []
     found: list[Span] = []
 
     def add(start: int, end: int, rule: str, value: str, quoted: bool = True, key: str | None = None) -> None:
@@ -431,7 +401,7 @@ class _Session:
 
     def data(self, value: object, file: str) -> object:
         """Walk decoded JSON; returns the value with secrets replaced when redacting."""
-        return _Walker(self, file).walk(value, "", "", None)
+        return _Walker(self, file).walk(value)
 
 
 class _LineIndex:
@@ -468,22 +438,22 @@ class _Walker:
         self.s = session
         self.file = file
 
-    def walk(self, root: object, path: str, owner: str, kind: str | None) -> object:
-        # Work items: (container, key in it, path, owning object, its kind, the key above)
+    def walk(self, root: object) -> object:
+        # Work items: (container, key in it, path, owning object, its kind)
         holder = [root]
-        stack: list[tuple[object, object, str, str, str | None, str | None]] = [(holder, 0, path, owner, kind, None)]
+        stack: list[tuple[object, object, str, str, str | None]] = [(holder, 0, "", "", None)]
         while stack:
-            container, key, where, own, knd, parent_key = stack.pop()
+            container, key, where, own, knd = stack.pop()
             value = container[key]  # type: ignore[index]
             if isinstance(value, dict):
                 ident = _k8s_identity(value)
                 if ident:
                     own, knd, where = ident, value.get("kind"), ""
-                self._dict(value, where, own, knd, parent_key, stack)
+                self._dict(value, where, own, knd, stack)
             elif isinstance(value, list):
-                self._list(value, where, own, knd, parent_key, stack)
+                self._list(value, where, own, knd, stack)
             elif isinstance(value, str):
-                new = self._string(value, where, own, parent_key, knd)
+                new = self.s.text(value, self.file, self._where(own, where))
                 if new is not value and self.s.redact:
                     container[key] = new  # type: ignore[index]
         return holder[0]
@@ -491,7 +461,7 @@ class _Walker:
     def _where(self, own: str, path: str) -> str:
         return f"{own} {path}".strip() if own else path
 
-    def _dict(self, obj: dict, where: str, own: str, kind: str | None, parent_key: str | None, stack: list) -> None:
+    def _dict(self, obj: dict, where: str, own: str, kind: str | None, stack: list) -> None:
         name = obj.get("name")
         env_secret = isinstance(name, str) and "value" in obj and isinstance(obj.get("value"), str) and secret_key(name)
         secret_object = kind == "Secret" and obj.get("kind") == "Secret"
@@ -533,10 +503,10 @@ class _Walker:
                         obj[key] = new
                     continue
             if isinstance(value, (dict, list, str)):
-                later.append((obj, key, sub, own, kind, str(key)))
+                later.append((obj, key, sub, own, kind))
         stack.extend(reversed(later))
 
-    def _list(self, items: list, where: str, own: str, kind: str | None, parent_key: str | None, stack: list) -> None:
+    def _list(self, items: list, where: str, own: str, kind: str | None, stack: list) -> None:
         flag_pending = False
         later: list = []
         for i, value in enumerate(items):
@@ -553,11 +523,8 @@ class _Walker:
             else:
                 flag_pending = False
             if isinstance(value, (dict, list, str)):
-                later.append((items, i, sub, own, kind, parent_key))
+                later.append((items, i, sub, own, kind))
         stack.extend(reversed(later))
-
-    def _string(self, value: str, where: str, own: str, parent_key: str | None, kind: str | None) -> str:
-        return self.s.text(value, self.file, self._where(own, where))
 
 
 def _scan_embedded_json(session: _Session, text: str, file: str, where: str) -> None:
@@ -567,7 +534,7 @@ def _scan_embedded_json(session: _Session, text: str, file: str, where: str) -> 
         session.text(text, file, where)
         return
     before = len(session.hits)
-    _Walker(session, file).walk(inner, "", "", None)
+    _Walker(session, file).walk(inner)
     for i in range(before, len(session.hits)):
         hit = session.hits[i]
         session.hits[i] = Hit(hit.file, f"{where} -> {hit.where}".strip(), hit.rule, hit.value)
@@ -673,10 +640,6 @@ class ScanResult:
     files: int
     hits: list[Hit]
     skipped: list[Problem]
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.hits else 0
 
 
 def scan_bundle(path: str | os.PathLike, limits: Limits = Limits()) -> ScanResult:
@@ -862,5 +825,5 @@ def summarize(hits: Iterable[Hit]) -> dict[str, int]:
     return dict(sorted(Counter(h.rule for h in hits).items()))
 
 
-__all__ = ["RULES", "COLLECTOR_RULES", "RULE_MEANINGS", "Hit", "Span", "ScanResult", "RedactResult", "find_spans",
+__all__ = ["RULES", "COLLECTOR_RULES", "Hit", "Span", "ScanResult", "RedactResult", "find_spans",
            "scan_bundle", "redact_bundle", "write_mapping", "secret_key", "maskable", "high_entropy", "summarize"]
