@@ -1202,7 +1202,7 @@ run_job() {
     out=""
   elif [[ $keep == 1 ]]; then
     [[ $bytes =~ ^[0-9]+$ ]] || bytes=$(file_size "$dest")
-    if (( ${#SHA_TOOL[@]} > 0 )) && sha=$("${SHA_TOOL[@]}" "$dest" 2>/dev/null); then sha=${sha%% *}; else sha=""; fi
+    sha=$(sha256_of "$dest")
     [[ $rc != 0 ]] && STATUS="partial"
     [[ -s $cnt ]] && mapfile -t counts <"$cnt"
   else

@@ -263,6 +263,8 @@ CLUSTER_WIDE = {
 
 def analyse(manifest: dict, started: float, ended: float, parallel: int) -> dict:
     cmds = [c for c in manifest["commands"] if c.get("started_at") and c.get("finished_at")]
+    if not cmds:
+        raise SystemExit("the collector recorded no timed command; nothing to measure")
     for c in cmds:
         c["t0"], c["t1"] = parse_time(c["started_at"]), parse_time(c["finished_at"])
         c["d"] = c["t1"] - c["t0"]

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analyzer.cli import main  # noqa: E402
+from docgen import write_or_check  # noqa: E402 (beside this script)
 
 
 def commands(group: click.Group, prefix: tuple[str, ...] = ()):
@@ -44,16 +45,7 @@ def main_() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if docs/cli.md is not current")
     args = parser.parse_args()
-    target = ROOT / "docs" / "cli.md"
-    text = render()
-    if args.check:
-        if not target.exists() or target.read_text() != text:
-            print("docs/cli.md is stale: run python scripts/gen_cli_doc.py", file=sys.stderr)
-            return 1
-        return 0
-    target.write_text(text)
-    print(f"wrote {target.relative_to(ROOT)}")
-    return 0
+    return write_or_check(ROOT / "docs" / "cli.md", render(), args.check, "python scripts/gen_cli_doc.py")
 
 
 if __name__ == "__main__":

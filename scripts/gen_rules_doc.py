@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from analyzer.catalog import load_catalog  # noqa: E402
 from analyzer.rules import load_builtin_rules  # noqa: E402
+from docgen import write_or_check  # noqa: E402 (beside this script)
 
 SECTION = re.compile(r"\*\*(Symptom|Evidence|Fix)\*\*\s*")
 
@@ -69,16 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if docs/rules.md is not current")
     args = parser.parse_args()
-    target = ROOT / "docs" / "rules.md"
-    text = render()
-    if args.check:
-        if not target.exists() or target.read_text() != text:
-            print("docs/rules.md is stale: run python scripts/gen_rules_doc.py", file=sys.stderr)
-            return 1
-        return 0
-    target.write_text(text)
-    print(f"wrote {target.relative_to(ROOT)}")
-    return 0
+    return write_or_check(ROOT / "docs" / "rules.md", render(), args.check, "python scripts/gen_rules_doc.py")
 
 
 if __name__ == "__main__":

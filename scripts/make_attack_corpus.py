@@ -143,33 +143,24 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """zlib's crc32_combine: the CRC of A+B from CRC(A), CRC(B) and len(B)."""
     if len2 <= 0:
         return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]
-    even = _gf2_square(odd)
-    odd = _gf2_square(even)
-    while True:
-        even = _gf2_square(odd)
+    # The operator for one zero bit, squared to one zero byte; each step squares it again,
+    # so bit k of len2 applies 2**k zero bytes.
+    mat = _gf2_square(_gf2_square([0xEDB88320] + [1 << n for n in range(31)]))
+    while len2:
+        mat = _gf2_square(mat)
         if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(mat, crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
     return crc1 ^ crc2
 
 
 def _crc_repeated(chunk: int, chunk_len: int, times: int) -> int:
     """CRC of a chunk repeated ``times`` times, by doubling."""
-    result, result_len = 0, 0
+    result = 0
     power, power_len = chunk, chunk_len
     while times:
         if times & 1:
-            result = crc32_combine(result, power, power_len) if result_len else power
-            result_len += power_len
+            result = crc32_combine(result, power, power_len)
         times >>= 1
         if times:
             power = crc32_combine(power, power, power_len)
@@ -194,8 +185,7 @@ def write_streamed_gzip(path: Path, parts: list[bytes | tuple[bytes, int]]) -> i
             block = comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
             for _ in range(times):
                 fh.write(block)
-            crc = crc32_combine(crc, _crc_repeated(zlib.crc32(chunk), len(chunk), times), len(chunk) * times) if total else \
-                _crc_repeated(zlib.crc32(chunk), len(chunk), times)
+            crc = crc32_combine(crc, _crc_repeated(zlib.crc32(chunk), len(chunk), times), len(chunk) * times)
             total += len(chunk) * times
         fh.write(comp.flush(zlib.Z_FINISH))
         fh.write(struct.pack("<II", crc & 0xFFFFFFFF, total & 0xFFFFFFFF))
