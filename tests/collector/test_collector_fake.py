@@ -21,6 +21,7 @@ import tarfile
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -650,17 +651,26 @@ def _prometheus_answer(targets: list[dict]) -> str:
                                                      "droppedTargetCounts": None}}, separators=(",", ":"))
 
 
+def _scraped(target: dict) -> dict:
+    """A target with the fields Prometheus 2.x/3.x always sends beside the ones a test is about."""
+    address = urlsplit(target["scrapeUrl"]).netloc.rsplit("@", 1)[-1]
+    return {"discoveredLabels": {"__address__": address, "__metrics_path__": "/metrics", "__scheme__": "http",
+                                 "__scrape_interval__": "30s", "__scrape_timeout__": "10s", "job": target["scrapePool"]},
+            "globalUrl": target["scrapeUrl"], "lastScrape": "2026-11-24T08:30:27.118425117Z",
+            "lastScrapeDuration": 0.003412771, "scrapeInterval": "30s", "scrapeTimeout": "10s", **target}
+
+
 GUESTBOOK_TARGETS = [
-    {"labels": {"job": "guestbook", "namespace": "guestbook"}, "scrapePool": "serviceMonitor/guestbook/guestbook/0",
-     "scrapeUrl": "http://10.244.1.7:8080/metrics", "lastError": "", "health": "up"},
-    {"labels": {"job": "node"}, "scrapePool": "scrapeConfig/guestbook/node",
-     "scrapeUrl": "http://scraper:s3cr3t-repo-pass@10.0.1.21:9100/metrics",
-     "lastError": "server returned HTTP status 401; sent Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789bearer",
-     "health": "down"},
+    _scraped({"labels": {"job": "guestbook", "namespace": "guestbook"}, "scrapePool": "serviceMonitor/guestbook/guestbook/0",
+              "scrapeUrl": "http://10.244.1.7:8080/metrics", "lastError": "", "health": "up"}),
+    _scraped({"labels": {"job": "node"}, "scrapePool": "scrapeConfig/guestbook/node",
+              "scrapeUrl": "http://scraper:s3cr3t-repo-pass@10.0.1.21:9100/metrics",
+              "lastError": "server returned HTTP status 401; sent Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789bearer",
+              "health": "down"}),
 ]
 RANCHER_TARGETS = [
-    {"labels": {"job": "a,b", "note": 'quoted "x, y" \\ and, commas'}, "scrapePool": "podMonitor/cattle-monitoring-system/x/0",
-     "scrapeUrl": "http://10.244.2.9:9090/metrics", "lastError": "", "health": "up"},
+    _scraped({"labels": {"job": "a,b", "note": 'quoted "x, y" \\ and, commas'}, "scrapePool": "podMonitor/cattle-monitoring-system/x/0",
+              "scrapeUrl": "http://10.244.2.9:9090/metrics", "lastError": "", "health": "up"}),
 ]
 
 

@@ -637,9 +637,15 @@ def test_delay_for_every_resource(tmp_path, bundle):
 # ------------------------------------------------------- the service proxy
 
 
-PROM_ANSWER = {"status": "success", "data": {"activeTargets": [
-    {"labels": {"job": "guestbook"}, "scrapePool": "serviceMonitor/monitoring/guestbook/0",
-     "scrapeUrl": "http://10.244.1.7:8080/metrics", "lastError": "", "health": "up"}], "droppedTargets": []}}
+PROM_ANSWER = {"status": "success", "data": {"activeTargets": [{
+    "discoveredLabels": {"__address__": "10.244.1.7:8080", "__metrics_path__": "/metrics", "__scheme__": "http",
+                         "__scrape_interval__": "30s", "__scrape_timeout__": "10s",
+                         "job": "serviceMonitor/monitoring/guestbook/0"},
+    "labels": {"instance": "10.244.1.7:8080", "job": "guestbook", "namespace": "monitoring"},
+    "scrapePool": "serviceMonitor/monitoring/guestbook/0", "scrapeUrl": "http://10.244.1.7:8080/metrics",
+    "globalUrl": "http://10.244.1.7:8080/metrics", "lastError": "", "lastScrape": "2026-11-24T08:30:27.118425117Z",
+    "lastScrapeDuration": 0.003412771, "health": "up", "scrapeInterval": "30s", "scrapeTimeout": "10s"}],
+    "droppedTargets": [], "droppedTargetCounts": None}}
 
 
 def _with_prometheus(root: Path, commands: list[dict] | None = None) -> Path:
@@ -708,7 +714,9 @@ def test_prometheus_proxy_denied_or_recorded_as_failed(tmp_path):
         c.ok("get", "services", "-n", "monitoring")  # the Services themselves are not denied
     finally:
         c.server.stop()
-    refused = 'Error from server (Forbidden): services "prometheus-k8s:9090" is forbidden: cannot get resource "services/proxy"'
+    refused = ('Error from server (Forbidden): services "prometheus-k8s:9090" is forbidden: User '
+               '"system:serviceaccount:support:gitops-collector" cannot get resource "services/proxy" in API group "" '
+               'in the namespace "monitoring"')
     top = _with_prometheus(tmp_path / "c", [
         _cmd("prometheustargets.bundle.gitops-master.io/monitoring",
              ["get", "--raw", _targets("prometheus-k8s:9090")], 1, "partial", refused)])
