@@ -12,7 +12,6 @@ is read, and a damaged part becomes a :class:`Problem` instead of an abort.
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import re
@@ -21,13 +20,19 @@ import stat
 import tarfile
 import tempfile
 import weakref
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 import orjson
+
+try:  # ISA-L inflates about three times as fast as zlib; the standard library's gzip when it is absent
+    from isal.igzip import IGzipFile as GzipReader
+    from isal.isal_zlib import error as InflateError
+except ImportError:  # pragma: no cover - isal is a dependency; this keeps a platform without its wheel working
+    from gzip import GzipFile as GzipReader
+    from zlib import error as InflateError
 import yaml
 
 from analyzer.errors import BundleError
@@ -76,6 +81,8 @@ MAX_HEADER_BYTES = 1024**2
 MAX_GZIP_HEADER_BYTES = 64 * 1024
 # Below this much decompressed data the expansion ratio is not judged.
 RATIO_FLOOR_BYTES = 16 * 1024**2
+# What may follow the tar's end-of-archive blocks (record padding is 10 KiB with GNU tar's defaults).
+MAX_TRAILING_BYTES = 16 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -403,7 +410,7 @@ def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool]
     try:
         # Random access over the gzip stream: a member that is not read is
         # skipped by decompressing in large blocks, not tarfile's small stream reads.
-        with open(p, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz, \
+        with open(p, "rb") as raw, GzipReader(fileobj=raw, mode="rb") as gz, \
                 tarfile.open(fileobj=gz, mode="r:", tarinfo=_CheckedTarInfo) as tar:
             for member in tar:
                 count += 1
@@ -451,12 +458,20 @@ def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool]
                 yield Member(rel, data, member.mode & 0o777, float(member.mtime), file, member.size, offset)
                 # tarfile keeps every header it has read; a single pass needs none of them again.
                 tar.members.clear()
+            # The gzip trailer's checksum is checked only at the end of the stream, past the
+            # end-of-archive blocks tarfile stops at: read on to it so damage is not silent.
+            trailing = 0
+            while chunk := gz.read(1024**2):
+                trailing += len(chunk)
+                if trailing > MAX_TRAILING_BYTES:
+                    yield Problem(shown, f"more than {MAX_TRAILING_BYTES} bytes after the end of the archive; not read")
+                    break
     except BundleError:
         raise
     except _HeaderTooLarge as exc:
         raise BundleError(shown, f"an archive header record is {exc.size} bytes, over the {MAX_HEADER_BYTES}-byte cap; "
                                  "not a bundle") from None
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+    except (tarfile.TarError, EOFError, InflateError, OSError) as exc:
         if not read:
             raise BundleError(shown, f"not a readable tar.gz bundle ({_first_line(exc)})") from None
         yield Problem(shown, f"archive is truncated or damaged after {read} files ({_first_line(exc)}); the rest was analysed")

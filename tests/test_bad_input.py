@@ -77,6 +77,51 @@ def test_truncated_tar_gz_keeps_what_was_read(tmp_path):
     assert json.loads(result.stdout)["summary"]["stages_checked"] == 1
 
 
+INFLATERS = {"isal": ("isal.igzip", "IGzipFile", "isal.isal_zlib"), "zlib": ("gzip", "GzipFile", "zlib")}
+
+
+@pytest.mark.parametrize("inflater", sorted(INFLATERS))
+def test_damaged_deflate_data_keeps_what_was_read(tmp_path, monkeypatch, inflater):
+    """Bytes garbled mid-stream: ISA-L and zlib (the fallback) each end in the same gap, not a traceback."""
+    import importlib
+
+    import analyzer.bundle
+
+    reader_module, reader, error_module = INFLATERS[inflater]
+    monkeypatch.setattr(analyzer.bundle, "GzipReader", getattr(importlib.import_module(reader_module), reader))
+    monkeypatch.setattr(analyzer.bundle, "InflateError", importlib.import_module(error_module).error)
+    ready = stage("dev", conditions=[{"type": "Ready", "status": "True", "reason": "Verified"}])
+    members = {
+        "manifest.json": json.dumps(MANIFEST).encode(),
+        "cluster-resources/custom-resources/stages.kargo.akuity.io/kargo-demo.json": k8s_list([ready]),
+        "cluster-resources/pods/kargo.json": k8s_list([{"kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "kargo"},
+                                                        "status": {"message": __import__("os").urandom(200).hex()}} for i in range(200)]),
+    }
+    whole = bytearray(write_tar(tmp_path / "b.tar.gz", members).read_bytes())
+    middle = len(whole) * 2 // 3
+    whole[middle:middle + 64] = b"\xff" * 64
+    damaged = tmp_path / "damaged.tar.gz"
+    damaged.write_bytes(bytes(whole))
+    result = run("diagnose", str(damaged), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert any("truncated or damaged" in cause for cause in gap_sources(result).values())
+    assert json.loads(result.stdout)["summary"]["stages_checked"] == 1
+
+
+def test_data_after_the_end_of_the_archive_is_not_read_without_end(tmp_path):
+    ready = stage("dev", conditions=[{"type": "Ready", "status": "True", "reason": "Verified"}])
+    tar_bytes = gzip.decompress(write_tar(tmp_path / "b.tar.gz", {
+        "manifest.json": json.dumps(MANIFEST).encode(),
+        "cluster-resources/custom-resources/stages.kargo.akuity.io/kargo-demo.json": k8s_list([ready]),
+    }).read_bytes())
+    padded = tmp_path / "padded.tar.gz"
+    padded.write_bytes(gzip.compress(tar_bytes + bytes(40 * 1024**2)))
+    result = run("diagnose", str(padded), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert any("bytes after the end of the archive" in cause for cause in gap_sources(result).values())
+    assert json.loads(result.stdout)["summary"]["stages_checked"] == 1
+
+
 def test_json_file_that_does_not_parse(tmp_path):
     bad = tmp_path / "stage.json"
     bad.write_text('{"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Stage", ')
