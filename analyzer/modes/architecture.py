@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from analyzer.modes.apps import describe_apps
-from analyzer.modes.common import in_namespaces, rows_by, say, stage_apps
+from analyzer.modes.common import grouped_rows, rows_by, say, stage_apps
 from analyzer.modes.rbac import checklist, script_needs, summary
 from analyzer.rules.common import rows
 
@@ -46,6 +46,10 @@ class Architecture:
 
 def _policy(frames) -> dict[tuple[str, str], bool]:
     """(namespace, stage) -> auto-promotion enabled, from ProjectConfig/Project policies."""
+    return frames.derived("auto-promotion-policy", _read_policy)
+
+
+def _read_policy(frames) -> dict[tuple[str, str], bool]:
     out: dict[tuple[str, str], bool] = {}
     for frame in (getattr(frames, "projects", None), getattr(frames, "project_configs", None)):
         if frame is None or frame.is_empty() or "policies" not in frame.columns:
@@ -65,10 +69,9 @@ def auto_promotion(frames, namespace: str, stage: str, status_value: bool | None
     return _policy(frames).get((namespace, stage))
 
 
-def _stage_details(frames, stage: dict, apps: pl.DataFrame, auto: bool | None) -> list[str]:
+def _stage_details(frames, stage: dict, apps: list[dict], auto: bool | None) -> list[str]:
     details = []
-    mine = apps.filter((pl.col("namespace") == stage["namespace"]) & (pl.col("stage") == stage["name"]))
-    for a in rows(mine):
+    for a in apps:
         sync = say("arch.app.autosync" if a["auto_sync"] else "arch.app.manual") if a["in_bundle"] else say("arch.app.absent")
         auth = a["authorized_stage"] or say("arch.app.unauthorized")
         details.append(say("arch.app", app=f"{a['app_namespace']}/{a['app_name']}", klass=a["app_class"],
@@ -96,9 +99,9 @@ def _stage_details(frames, stage: dict, apps: pl.DataFrame, auto: bool | None) -
     return details
 
 
-def _rbac_details(frames, namespace: str, stage: str, jobs: pl.DataFrame) -> list[str]:
+def _rbac_details(frames, namespace: str, jobs: list[dict]) -> list[str]:
     out = []
-    for j in rows(jobs.filter((pl.col("namespace") == namespace) & (pl.col("stage") == stage))):
+    for j in jobs:
         if not script_needs(j["script"]):
             out.append(say("arch.rbac.none", sa=f"{namespace}/{j['service_account']}"))
             continue
@@ -126,18 +129,23 @@ def build_architecture(frames, stage_filter: str | None = None) -> Architecture:
         "authorized_stage", "dest_namespace", pl.lit(True).alias("in_bundle"))
     apps = stage_apps(frames).join(described, on=["app_namespace", "app_name"], how="left").with_columns(
         pl.col("app_class").fill_null("simple"), pl.col("in_bundle").fill_null(False))
-    jobs = verification_jobs(frames)
+    # Every lookup the trees make, grouped once: per Stage for apps and Jobs, per project for the rest.
+    apps_of = grouped_rows(apps, ("namespace", "stage"))
+    jobs_of = grouped_rows(verification_jobs(frames), ("namespace", "stage"))
+    stages_of = grouped_rows(frames.stages.sort("name", maintain_order=True), ("namespace",))
+    warehouses_of = grouped_rows(frames.warehouses.sort("name", maintain_order=True), ("namespace",))
     projects = []
-    namespaces = sorted(set(frames.stages.get_column("namespace").drop_nulls().to_list()))
-    for ns in namespaces:
-        projects.append(_project_tree(frames, ns, apps, jobs, stage_filter))
+    for (ns,) in sorted(k for k in stages_of if k[0] is not None):
+        projects.append(_project_tree(frames, ns, stages_of[(ns,)], warehouses_of.get((ns,), []),
+                                      apps_of, jobs_of, stage_filter))
     return Architecture(tuple(projects))
 
 
-def _project_tree(frames, ns: str, apps: pl.DataFrame, jobs: pl.DataFrame, stage_filter: str | None) -> ProjectTree:
+def _project_tree(frames, ns: str, stage_rows: list[dict], warehouse_rows: list[dict], apps_of: dict, jobs_of: dict,
+                  stage_filter: str | None) -> ProjectTree:
     """One project's tree: Warehouses at the roots, Stages under their Freight source."""
-    stages = {s["name"]: s for s in rows(in_namespaces(frames, "stages", ns).sort("name"))}
-    warehouses = {w["name"]: w for w in rows(in_namespaces(frames, "warehouses", ns).sort("name"))}
+    stages = {s["name"]: s for s in stage_rows}
+    warehouses = {w["name"]: w for w in warehouse_rows}
     children: dict[str, list[str]] = {}
     roots: dict[str, list[str]] = {}
     missing_up: dict[str, list[str]] = {}
@@ -171,7 +179,7 @@ def _project_tree(frames, ns: str, apps: pl.DataFrame, jobs: pl.DataFrame, stage
         add(depth, "stage", say("arch.stage", stage=name, ready=s["ready_status"] or "?", reason=s["ready_reason"] or "?",
                                 freight=freight_label(frames, ns, s["freight_summary"])), branch)
         kids = sorted(children.get(name, []))
-        details = _stage_details(frames, s, apps, auto) + _rbac_details(frames, ns, name, jobs)
+        details = _stage_details(frames, s, apps_of.get((ns, name), []), auto) + _rbac_details(frames, ns, jobs_of.get((ns, name), []))
         for d in details:
             add(depth + 1, "detail", d, below + ("│ " if kids else "  "))
         for i, kid in enumerate(kids):

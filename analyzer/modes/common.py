@@ -106,6 +106,15 @@ def rows_by(frames, name: str, keys: tuple[str, ...], columns: tuple[str, ...]) 
     return frames.derived(f"rows-by:{name}:{keys}:{columns}", build)
 
 
+def grouped_rows(frame: pl.DataFrame, keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
+    """The rows of ``frame`` grouped by ``keys`` (in frame order within a group), for lookups one
+    group at a time; polars does the grouping, one pass for all groups."""
+    if frame.is_empty():
+        return {}
+    grouped = frame.group_by(list(keys), maintain_order=True).agg(pl.struct(frame.columns).alias("__rows__"))
+    return {tuple(key): group for *key, group in grouped.select(*keys, "__rows__").iter_rows()}
+
+
 def freight_relations(frames, relation: str) -> dict[tuple[str, str], list[dict]]:
     """(namespace, stage) -> the Freight rows of ``relation`` (currentlyIn, verifiedIn, ...), newest first."""
     def build(f) -> dict[tuple[str, str], list[dict]]:
@@ -149,29 +158,41 @@ def coverage(frames, resource: str, namespace: str | None = None, *, present: bo
     return memo[key]
 
 
-def _gaps_by_resource(frames) -> pl.DataFrame:
-    """The gaps with the resource names coverage compares, worked out once."""
+def _gaps_by_resource(frames) -> dict[str, list[tuple[int, str | None, str | None, str | None]]]:
+    """Each gap under every name coverage may ask for it by (its resource, the resource's first
+    word, its command id's kind), as (row, namespace, reason, detail), worked out once."""
     resource = pl.col("resource").fill_null("").str.to_lowercase()
-    return frames.gaps.with_columns(
+    gaps = frames.gaps.with_row_index("row").select(
+        "row", "namespace", "reason", "detail",
         resource.alias("gap_resource"),
         resource.str.split(".").list.first().alias("gap_head"),
         # Commands kubectl cannot name a resource for (``get --raw`` through a service proxy) carry it in their id.
         pl.col("command_id").fill_null("").str.to_lowercase().str.split("/").list.first().alias("gap_id"),
     )
+    out: dict[str, list[tuple[int, str | None, str | None, str | None]]] = {}
+    for row, namespace, reason, detail, *names in gaps.iter_rows():
+        for name in dict.fromkeys(names):
+            out.setdefault(name, []).append((row, namespace, reason, detail))
+    return out
+
+
+def _first_gap(frames, names: tuple[str, ...], namespace: str | None):
+    """The first gap (in collection order) filed under any of ``names`` that covers ``namespace``."""
+    by_name = frames.derived("gaps-by-resource", _gaps_by_resource)
+    found = [g for name in dict.fromkeys(names) for g in by_name.get(name, ())
+             if namespace is None or g[1] is None or g[1] == namespace]
+    return min(found, default=None)
 
 
 def _coverage(frames, resource: str, namespace: str | None, present: bool) -> Coverage:
     norm = normalize_resource(resource)
-    gaps = frames.derived("gaps-by-resource", _gaps_by_resource).filter(
-        pl.col("gap_resource").is_in([norm, resource.lower()]) | (pl.col("gap_head") == norm)
-        | pl.col("gap_id").is_in([norm, resource.lower()]))
-    if namespace is not None:
-        gaps = gaps.filter(pl.col("namespace").is_null() | (pl.col("namespace") == namespace))
-    if gaps.height:
-        g = gaps.row(0, named=True)
+    # A gap counts when its resource is the one asked for, or its first word is, or its command's kind is.
+    gap = _first_gap(frames, (norm, resource.lower()), namespace)
+    if gap is not None:
+        _row, _ns, reason, detail = gap
         where = f" in {namespace}" if namespace else ""
-        return Coverage(GAP, say("coverage.gap", resource=norm, where=where, reason=g["reason"] or "error",
-                                 detail=(g["detail"] or "").strip()))
+        return Coverage(GAP, say("coverage.gap", resource=norm, where=where, reason=reason or "error",
+                                 detail=(detail or "").strip()))
     where = f" in {namespace}" if namespace else ""
     if frames.facts.layout == "loose":
         # Pasted objects prove what is there, never what is not.
