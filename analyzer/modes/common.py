@@ -106,7 +106,7 @@ def rows_by(frames, name: str, keys: tuple[str, ...], columns: tuple[str, ...]) 
     return frames.derived(f"rows-by:{name}:{keys}:{columns}", build)
 
 
-def grouped_rows(frame: pl.DataFrame, keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
+def grouped_rows(frame: pl.DataFrame, keys) -> dict[tuple, list[dict]]:
     """The rows of ``frame`` grouped by ``keys`` (in frame order within a group), for lookups one
     group at a time; polars does the grouping, one pass for all groups."""
     if frame.is_empty():

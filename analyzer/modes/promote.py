@@ -24,15 +24,16 @@ bundle already shows the Freight on the Stage.
 from __future__ import annotations
 
 import shlex
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import polars as pl
 
 from analyzer.findings import Evidence
 from analyzer.modes.architecture import auto_promotion, freight_label
-from analyzer.modes.common import NamespaceIndex, coverage, duration_seconds, freight_relations, in_namespaces, rows_by, say, stage_apps
+from analyzer.modes.common import coverage, duration_seconds, freight_relations, grouped_rows, rows_by, say, stage_apps
 from analyzer.modes.output import Header, header
-from analyzer.rules.common import FAILED_PROMOTION, TERMINAL_PROMOTION, evidence, human_age, iso, rows, since
+from analyzer.rules.common import FAILED_PROMOTION, TERMINAL_PROMOTION, evidence, human_age, iso, since
 
 GO, NO_GO, UNKNOWN = "GO", "NO-GO", "UNKNOWN"
 EXIT_CODES = {GO: 0, NO_GO: 1, UNKNOWN: 3}
@@ -115,72 +116,265 @@ class PromoteContext:
     already_current: bool
 
 
+# ------------------------------------------------------------------ all-Stage tables
+# A report checks every Stage. What the checks read is worked out here for all Stages at once, in a
+# few polars operations memoized per Frames, so that one check is dict lookups over its own few rows.
+
+def _first_rows(frame: pl.DataFrame, keys: list[str]) -> dict[tuple, dict]:
+    """The first row of ``frame`` for each value of ``keys``."""
+    firsts = frame.unique(keys, keep="first", maintain_order=True)
+    return {tuple(r[k] for k in keys): r for r in firsts.iter_rows(named=True)}
+
+
+def _counts(frame: pl.DataFrame, keys: list[str]) -> dict[tuple, int]:
+    return {tuple(r[:-1]): r[-1] for r in frame.group_by(keys).len().iter_rows()}
+
+
+def _namespaced(frame: pl.DataFrame) -> pl.DataFrame:
+    """An object without a namespace (pasted input) is in no project's lookups."""
+    return frame.filter(pl.col("namespace").is_not_null())
+
+
+_FREIGHT_COLUMNS = ("namespace", "name", "alias", "warehouse", "source", "created")
+
+
+def _freight_in(frames, ns: str | None) -> list[dict]:
+    """The Freight of namespace ``ns``, in the frame's order."""
+    by_namespace = frames.derived("promote-freight", lambda f: grouped_rows(
+        _namespaced(f.freight).select(_FREIGHT_COLUMNS), ["namespace"]))
+    return by_namespace.get((ns,), [])
+
+
+def _freight_named(frames, ns: str | None, name: str) -> dict | None:
+    """The first Freight called ``name`` in namespace ``ns``."""
+    firsts = frames.derived("promote-freight-by-name", lambda f: _first_rows(
+        _namespaced(f.freight).select(_FREIGHT_COLUMNS), ["namespace", "name"]))
+    return firsts.get((ns, name))
+
+
+def _requested_warehouses(frames) -> pl.DataFrame:
+    """(namespace, stage, warehouses): the Warehouses named in each Stage's requested Freight (its first extras row)."""
+    extras = frames.stage_extras
+    if extras.is_empty():
+        return pl.DataFrame(schema={"namespace": pl.String, "stage": pl.String, "warehouses": pl.List(pl.String)})
+    warehouse = pl.element().struct.field("warehouse")
+    return extras.unique(["namespace", "name"], keep="first", maintain_order=True).select(
+        "namespace", pl.col("name").alias("stage"),
+        pl.col("requested").list.eval(warehouse.filter(warehouse.is_not_null() & (warehouse != ""))).alias("warehouses"))
+
+
+def _default_freight(frames) -> dict[tuple, dict]:
+    """(namespace, Stage) -> the Freight proposed when none is named: the newest of the Stage's requested
+    Warehouses (of any Warehouse when it names none) that an upstream Stage verified or that is approved for
+    the Stage; the newest of them all when the Stage takes Freight straight from a Warehouse."""
+    return frames.derived("promote-default-freight", _newest_eligible_freight)
+
+
+def _newest_eligible_freight(frames) -> dict[tuple, dict]:
+    freight = _namespaced(frames.freight).select(_FREIGHT_COLUMNS).with_row_index("freight_row")
+    status = _namespaced(frames.freight_status)
+    stages = _namespaced(frames.stages).select(
+        "namespace", pl.col("name").alias("stage"), "upstream_stages",
+        (pl.col("direct").fill_null(False) | (pl.col("upstream_stages").list.len().fill_null(0) == 0)).alias("from_warehouse"),
+    ).join(_requested_warehouses(frames), on=["namespace", "stage"], how="left")
+    from_upstream = stages.filter(~pl.col("from_warehouse"))
+    verified_upstream = (
+        from_upstream.select("namespace", "stage", pl.col("upstream_stages").alias("upstream")).explode("upstream")
+        .join(status.filter(pl.col("relation") == "verifiedIn")
+              .select("namespace", pl.col("stage").alias("upstream"), pl.col("freight").alias("name")), on=["namespace", "upstream"])
+        .select("namespace", "stage", "name")
+    )
+    approved = status.filter(pl.col("relation") == "approvedFor").select("namespace", "stage", pl.col("freight").alias("name"))
+    verified = pl.concat([verified_upstream, approved]).unique()
+    columns = ["namespace", "stage", "warehouses", *_FREIGHT_COLUMNS[1:], "freight_row"]
+    candidates = pl.concat([
+        stages.filter("from_warehouse").join(freight, on="namespace").select(columns),
+        from_upstream.join(verified, on=["namespace", "stage"]).join(freight, on=["namespace", "name"]).select(columns),
+    ])
+    wanted = pl.col("warehouses")
+    newest_first = (
+        candidates.filter((wanted.list.len().fill_null(0) == 0) | wanted.list.contains(pl.col("warehouse")))
+        .sort(["created", "freight_row"], descending=[True, False])  # undated first, then the frame's order
+    )
+    return _first_rows(newest_first, ["namespace", "stage"])
+
+
+def _freight_status_times(frames, ns: str | None, freight: str, relation: str, stage: str | None) -> list:
+    """When the Freight's status says ``relation`` (verifiedIn, approvedFor, currentlyIn) for ``stage``:
+    one time per status row, in the frame's order."""
+    table = frames.derived("promote-freight-status", lambda f: {
+        tuple(r[:-1]): r[-1] for r in _namespaced(f.freight_status)
+        .group_by(["namespace", "freight", "relation", "stage"], maintain_order=True).agg("at").iter_rows()})
+    return table.get((ns, freight, relation, stage), []) if stage is not None else []
+
+
+@dataclass(frozen=True)
+class _StagePromotions:
+    """Every Stage's Promotions as promote-check reads them, keyed by (namespace, stage)."""
+
+    count: dict[tuple, int]
+    active: dict[tuple, dict]  # the oldest Pending or Running one (a phase not yet set is Pending)
+    active_count: dict[tuple, int]
+    last_finished: dict[tuple, dict]  # (namespace, stage, freight) -> the newest finished one of that Freight
+    stages_by_freight: dict[tuple, set[str]]  # (namespace, freight) -> the Stages with a Promotion of it
+
+
+def _stage_promotions(frames) -> _StagePromotions:
+    return frames.derived("promote-stage-promotions", _build_stage_promotions)
+
+
+def _build_stage_promotions(frames) -> _StagePromotions:
+    # Promotions without a namespace stay: a Stage without one (pasted input) shares their (None, stage) key.
+    numbered = frames.promotions.with_row_index("promotion_row")
+    active = (numbered.with_columns(pl.col("phase").fill_null("Pending"))
+              .filter(~pl.col("phase").is_in(TERMINAL_PROMOTION))
+              .sort(["created", "promotion_row"]))
+    finished = (numbered.filter(pl.col("phase").is_in(TERMINAL_PROMOTION) & pl.col("freight").is_not_null())
+                .sort(["created", "name", "promotion_row"], descending=[True, True, False])
+                .select("namespace", "stage", "freight", "name", "source", "phase", "message", "finished_at"))
+    started = (_namespaced(frames.promotions).filter(pl.col("freight").is_not_null() & pl.col("stage").is_not_null())
+               .group_by(["namespace", "freight"]).agg(pl.col("stage").unique()))
+    keys = ["namespace", "stage"]
+    return _StagePromotions(
+        count=_counts(frames.promotions, keys),
+        active=_first_rows(active, keys),
+        active_count=_counts(active, keys),
+        last_finished=_first_rows(finished, [*keys, "freight"]),
+        stages_by_freight={(ns, freight): set(stages) for ns, freight, stages in started.iter_rows()},
+    )
+
+
+def _apps_of(frames, ns: str | None, stage: str) -> list[dict]:
+    """Each Application the Stage's argocd-update steps name, once, with what promote-check reads of its state."""
+    return frames.derived("promote-stage-apps", _build_apps_by_stage).get((ns, stage), [])
+
+
+def _build_apps_by_stage(frames) -> dict[tuple, list[dict]]:
+    apps = (_namespaced(stage_apps(frames))
+            .unique(["namespace", "stage", "app_namespace", "app_name"], keep="first", maintain_order=True)
+            .select("namespace", "stage", "app_namespace", "app_name"))
+    states = _namespaced(frames.applications).select(
+        pl.col("namespace").alias("app_namespace"), pl.col("name").alias("app_name"),
+        pl.col("source").alias("app_source"), "sync_status", "health_status", "op_phase", "op_message", "op_started",
+        "op_initiated_by", "operation_requested", "requested_by")
+    joined = apps.join(states, on=["app_namespace", "app_name"], how="left", maintain_order="left")
+    return grouped_rows(joined, ["namespace", "stage"])
+
+
+def _downstream_of(frames, ns: str | None, stage: str) -> list[dict]:
+    """The Stages of ``ns`` that take Freight from ``stage``, in the frame's order."""
+    table = frames.derived("promote-downstream", lambda f: grouped_rows(
+        _namespaced(f.stages).with_row_index("stage_row")
+        .select("stage_row", "namespace", "name", "auto_promotion_enabled", pl.col("upstream_stages").alias("upstream"))
+        .explode("upstream")
+        .unique(["stage_row", "upstream"], keep="first", maintain_order=True),  # an upstream named twice counts once
+        ["namespace", "upstream"]))
+    return table.get((ns, stage), [])
+
+
+def _namespace_events(frames, ns: str | None) -> tuple[int, dict | None]:
+    """(how many Events namespace ``ns`` has, its Warnings: count, the newest, and the dated ones' times)."""
+    def build(f) -> tuple[dict, dict]:
+        events = _namespaced(f.events).with_row_index("event_row")
+        dated = pl.col("last_seen").is_not_null()
+        newest_first = events.filter(pl.col("type") == "Warning").sort(["last_seen", "event_row"], descending=[True, False])
+        warnings = newest_first.group_by("namespace", maintain_order=True).agg(
+            pl.len().alias("count"),
+            pl.struct("reason", "message").first().alias("newest"),  # an undated Warning sorts first
+            pl.struct("reason", "message").filter(dated).first().alias("newest_dated"),
+            pl.col("last_seen").drop_nulls().sort().alias("dated_ascending"),
+        )
+        return _counts(events, ["namespace"]), {r["namespace"]: r for r in warnings.iter_rows(named=True)}
+
+    counts, warnings = frames.derived("promote-namespace-events", build)
+    return counts.get((ns,), 0), warnings.get(ns)
+
+
+def _warnings_since(warnings: dict | None, since_time) -> tuple[int, dict | None]:
+    """How many of a namespace's Warnings were seen at or after ``since_time`` (all when None), and the newest."""
+    if warnings is None:
+        return 0, None
+    if since_time is None:
+        return warnings["count"], warnings["newest"]
+    dated = warnings["dated_ascending"]
+    return len(dated) - bisect_left(dated, since_time), warnings["newest_dated"]
+
+
+def _authorization_findings(frames, ns: str | None, stage: str) -> list:
+    """The setup lint's authorized-stage findings about the Stage."""
+    from analyzer.rules.setup_lint import authorized_stage  # the lint rule owns the annotation semantics
+
+    def build(f) -> dict[tuple, list]:
+        out: dict[tuple, list] = {}
+        for finding in f.derived("authorized-stage", authorized_stage):
+            out.setdefault((finding.subject.namespace, finding.subject.name), []).append(finding)
+        return out
+
+    return frames.derived("promote-authorized-by-stage", build).get((ns, stage), [])
+
+
+def _soak_seconds(frames, soak: str) -> int | None:
+    memo = frames.derived("promote-soak-seconds", lambda f: {})
+    if soak not in memo:
+        memo[soak] = pl.select(duration_seconds(pl.lit(soak))).item()
+    return memo[soak]
+
+
 # ------------------------------------------------------------------ Freight
 
+def _freight_matches(row: dict, wanted: str) -> bool:
+    """``wanted`` is the Freight's name, alias, or a 7+ character prefix of its name."""
+    return row["name"] == wanted or row["alias"] == wanted or (
+        len(wanted) >= 7 and row["name"] is not None and row["name"].startswith(wanted))
+
+
 def _resolve_freight(frames, ns: str, stage: dict, extras: dict, wanted: str | None) -> tuple[str | None, str, list[Evidence]]:
-    freight = in_namespaces(frames, "freight", ns)
+    freight = _freight_in(frames, ns)
     if wanted:
-        hit = freight.filter((pl.col("name") == wanted) | (pl.col("alias") == wanted)
-                             | ((pl.lit(len(wanted)) >= 7) & pl.col("name").str.starts_with(wanted)))
-        if hit.height == 1:
-            r = hit.row(0, named=True)
+        hit = [r for r in freight if _freight_matches(r, wanted)]
+        if len(hit) == 1:
+            r = hit[0]
             return r["name"], say("promote.freight.given", freight=wanted), [evidence(r["source"], "Freight", f"{r['name']} ({r['alias'] or 'no alias'})", r["created"])]
         return wanted, say("promote.freight.given-unknown", freight=wanted), []
     warehouses = [r["warehouse"] for r in extras.get("requested") or [] if r.get("warehouse")]
-    own = freight.filter(pl.col("warehouse").is_in(warehouses)) if warehouses else freight
     upstream = stage["upstream_stages"] or []
-    if stage["direct"] or not upstream:
-        pick = own.sort("created", descending=True)
-        how = "promote.freight.newest-direct"
-    else:
-        verified = in_namespaces(frames, "freight_status", ns).filter((
-            ((pl.col("relation") == "verifiedIn") & pl.col("stage").is_in(upstream))
-            | ((pl.col("relation") == "approvedFor") & (pl.col("stage") == stage["name"]))))
-        pick = own.join(verified.select(pl.col("freight").alias("name")).unique(), on="name", how="semi").sort("created", descending=True)
-        how = "promote.freight.newest-verified"
-    if pick.is_empty():
-        if not coverage(frames, "freights.kargo.akuity.io", ns, present=freight.height > 0).known:
+    how = "promote.freight.newest-direct" if stage["direct"] or not upstream else "promote.freight.newest-verified"
+    r = _default_freight(frames).get((ns, stage["name"]))
+    if r is None:
+        if not coverage(frames, "freights.kargo.akuity.io", ns, present=len(freight) > 0).known:
             return None, say("promote.freight.unknown"), []
         return None, say("promote.freight.none", upstream=", ".join(upstream) or ", ".join(warehouses) or "?"), []
-    r = pick.row(0, named=True)
     return r["name"], say(how, upstream=", ".join(upstream), warehouse=", ".join(warehouses) or "?"), [
         evidence(r["source"], "Freight (newest eligible)", f"{r['name']} ({r['alias'] or 'no alias'})", r["created"])]
 
 
 # ------------------------------------------------------------------ P1 rules
 
-def _promotions(frames, ns: str, stage: str) -> pl.DataFrame:
-    by_stage = frames.derived("promotions-by-stage", lambda f: f.promotions.partition_by(
-        "namespace", "stage", as_dict=True, maintain_order=True))
-    return by_stage.get((ns, stage), frames.promotions.clear())
-
-
 def rule_running(frames, ns: str, s: dict, bundle: str) -> RuleResult:
-    promos = _promotions(frames, ns, s["name"]).with_columns(pl.col("phase").fill_null("Pending"))
-    active = promos.filter(~pl.col("phase").is_in(TERMINAL_PROMOTION)).sort("created")
-    if active.height:
-        p = active.row(0, named=True)
+    promotions = _stage_promotions(frames)
+    p = promotions.active.get((ns, s["name"]))
+    if p:
         start = p["started_at"] or p["created"]
         return _rule("running", BLOCKED, say("promote.running.blocked", promotion=p["name"], phase=p["phase"],
-                                              age=human_age(since(frames.now, start)), count=active.height),
+                                              age=human_age(since(frames.now, start)), count=promotions.active_count[(ns, s["name"])]),
                      say("promote.running.action"), [evidence(p["source"], "status.phase", p["phase"], start)])
     if s["current_promotion"]:
         return _rule("running", BLOCKED, say("promote.running.current", promotion=s["current_promotion"]),
                      say("promote.running.action"), [evidence(s["source"], "status.currentPromotion.name", s["current_promotion"])])
-    cov = coverage(frames, "promotions.kargo.akuity.io", ns, present=promos.height > 0)
+    count = promotions.count.get((ns, s["name"]), 0)
+    cov = coverage(frames, "promotions.kargo.akuity.io", ns, present=count > 0)
     if not cov.known:
         return _rule("running", UNKNOWN_RULE, cov.detail, say("verify.collect", what="promotions.kargo.akuity.io"))
-    return _rule("running", OK, say("promote.running.ok", count=promos.height))
+    return _rule("running", OK, say("promote.running.ok", count=count))
 
 
 def rule_errored(frames, ns: str, s: dict, freight: str | None, bundle: str) -> RuleResult:
     if not freight:
-        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=in_namespaces(frames, "freight", ns).height > 0)
+        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=len(_freight_in(frames, ns)) > 0)
         return _rule("errored", OK if cov.known else UNKNOWN_RULE, say("promote.errored.no-freight") if cov.known else cov.detail)
-    promos = _promotions(frames, ns, s["name"]).filter((pl.col("freight") == freight) & pl.col("phase").is_in(TERMINAL_PROMOTION))
-    last = promos.sort("created", "name", descending=True).head(1)
-    if last.height:
-        p = last.row(0, named=True)
+    promotions = _stage_promotions(frames)
+    p = promotions.last_finished.get((ns, s["name"], freight))
+    if p:
         ev = [evidence(p["source"], f"Promotion {p['name']} status.phase", p["phase"] + (f": {p['message']}" if p["message"] else ""), p["finished_at"])]
         if p["phase"] in FAILED_PROMOTION:
             return _rule("errored", BLOCKED, say("promote.errored.blocked", promotion=p["name"], phase=p["phase"], message=p["message"] or "(no message)"),
@@ -191,7 +385,7 @@ def rule_errored(frames, ns: str, s: dict, freight: str | None, bundle: str) -> 
                                               message=s["last_promotion_message"] or "(no message)"),
                      say("promote.errored.action", bundle=bundle, stage=s["name"]),
                      [evidence(s["source"], "status.lastPromotion", f"{s['last_promotion']} {s['last_promotion_phase']}")])
-    cov = coverage(frames, "promotions.kargo.akuity.io", ns, present=_promotions(frames, ns, s["name"]).height > 0)
+    cov = coverage(frames, "promotions.kargo.akuity.io", ns, present=promotions.count.get((ns, s["name"]), 0) > 0)
     if not cov.known:
         return _rule("errored", UNKNOWN_RULE, cov.detail, say("verify.collect", what="promotions.kargo.akuity.io"))
     return _rule("errored", OK, say("promote.errored.ok"))
@@ -201,34 +395,32 @@ def rule_upstream(frames, ns: str, s: dict, extras: dict, freight: str | None, b
     requested = extras.get("requested") or []
     upstream = s["upstream_stages"] or []
     if not freight:
-        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=in_namespaces(frames, "freight", ns).height > 0)
+        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=len(_freight_in(frames, ns)) > 0)
         if not cov.known:
             return _rule("upstream", UNKNOWN_RULE, cov.detail, say("verify.collect", what="freights.kargo.akuity.io"))
         return _rule("upstream", BLOCKED, say("promote.upstream.nothing", upstream=", ".join(upstream) or "the Warehouse"),
                      say("promote.upstream.nothing-action", upstream=", ".join(upstream) or "the upstream Stage", bundle=bundle))
-    row = in_namespaces(frames, "freight", ns).filter((pl.col("name") == freight))
-    if row.is_empty():
-        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=in_namespaces(frames, "freight", ns).height > 0)
+    f = _freight_named(frames, ns, freight)
+    if f is None:
+        cov = coverage(frames, "freights.kargo.akuity.io", ns, present=len(_freight_in(frames, ns)) > 0)
         if cov.known:
             return _rule("upstream", BLOCKED, say("promote.upstream.no-such", freight=freight), say("promote.upstream.no-such-action", namespace=ns))
         return _rule("upstream", UNKNOWN_RULE, cov.detail, say("verify.collect", what="freights.kargo.akuity.io"))
-    f = row.row(0, named=True)
     entry = next((r for r in requested if r.get("warehouse") == f["warehouse"]), None)
     if requested and entry is None:
         return _rule("upstream", BLOCKED, say("promote.upstream.origin", freight=freight[:7], warehouse=f["warehouse"] or "?",
                                                wanted=", ".join(r["warehouse"] for r in requested if r.get("warehouse"))),
                      say("promote.upstream.origin-action"), [evidence(f["source"], "origin", f["warehouse"] or "?")])
-    status = in_namespaces(frames, "freight_status", ns).filter((pl.col("freight") == freight))
-    approved = status.filter((pl.col("relation") == "approvedFor") & (pl.col("stage") == s["name"]))
-    if approved.height:
+    approved = _freight_status_times(frames, ns, freight, "approvedFor", s["name"])
+    if approved:
         return _rule("upstream", OK, say("promote.upstream.approved", stage=s["name"]),
-                     ev=[evidence(f["source"], f"status.approvedFor[{s['name']}]", "approved", approved.row(0, named=True)["at"])])
+                     ev=[evidence(f["source"], f"status.approvedFor[{s['name']}]", "approved", approved[0])])
     ups = (entry or {}).get("stages") or upstream
     direct = (entry or {}).get("direct") if entry else s["direct"]
     if not ups or direct:
         return _rule("upstream", OK, say("promote.upstream.direct", warehouse=f["warehouse"] or "?"))
-    verified = status.filter((pl.col("relation") == "verifiedIn") & pl.col("stage").is_in(ups))
-    done = {r["stage"]: r["at"] for r in rows(verified)}
+    # The last status row of a Stage wins, as when the rows were read into a dict in order.
+    done = {u: times[-1] for u in ups if (times := _freight_status_times(frames, ns, freight, "verifiedIn", u))}
     strategy = (entry or {}).get("availability") or "OneOf"
     ev = [evidence(f["source"], f"status.verifiedIn[{u}]", f"verifiedAt {iso(done[u])}" if done.get(u) else "absent") for u in ups]
     ok = all(u in done for u in ups) if strategy == "All" else any(u in done for u in ups)
@@ -238,10 +430,9 @@ def rule_upstream(frames, ns: str, s: dict, extras: dict, freight: str | None, b
                      say("promote.upstream.action", stage=missing[0], bundle=bundle), ev)
     soak = (entry or {}).get("soak")
     if soak:
-        seconds = pl.select(duration_seconds(pl.lit(soak))).item()
-        current = status.filter((pl.col("relation") == "currentlyIn") & pl.col("stage").is_in(ups))
-        soaked = [r["stage"] for r in rows(current) if seconds is not None and r["at"] is not None
-                  and (frames.now - r["at"]).total_seconds() >= seconds]
+        seconds = _soak_seconds(frames, soak)
+        soaked = [u for u in ups for at in _freight_status_times(frames, ns, freight, "currentlyIn", u)
+                  if seconds is not None and at is not None and (frames.now - at).total_seconds() >= seconds]
         if not soaked:
             return _rule("upstream", UNKNOWN_RULE, say("promote.upstream.soak", soak=soak), say("promote.upstream.soak-action"), ev)
     return _rule("upstream", OK, say("promote.upstream.ok", freight=freight_label(frames, ns, freight),
@@ -254,21 +445,39 @@ BLOCKING_STAGE_DIAGNOSES = ("stage-poisoned-promotion", "stage-reconcile-error",
 BLOCKING_GLOBAL_DIAGNOSES = ("controller-down", "argocd-repo-server-oom")
 
 
-def rule_diagnosis(findings, ns: str, stage: str, bundle: str) -> RuleResult:
-    hits = [f for f in findings if f.severity in ("critical", "error") and (
-        (f.id in BLOCKING_STAGE_DIAGNOSES and any(x.kind == "Stage" and x.namespace == ns and x.name == stage for x in (f.subject, *f.related)))
-        or f.id in BLOCKING_GLOBAL_DIAGNOSES)]
+def _blocking_findings(frames, findings: list, ns: str, stage: str) -> list:
+    """The findings that block the Stage, in the findings' order; indexed once per findings list."""
+    memo = frames.derived("promote-blocking-findings", lambda f: {})
+    index = memo.get("index")
+    # The list is the analysis's own: rebuilt if a different (or a grown) list comes in.
+    if index is None or index[0] is not findings or index[1] != len(findings):
+        everywhere, by_stage = [], {}
+        for position, f in enumerate(findings):
+            if f.severity not in ("critical", "error"):
+                continue
+            if f.id in BLOCKING_GLOBAL_DIAGNOSES:
+                everywhere.append((position, f))
+            elif f.id in BLOCKING_STAGE_DIAGNOSES:
+                for key in dict.fromkeys((x.namespace, x.name) for x in (f.subject, *f.related) if x.kind == "Stage"):
+                    by_stage.setdefault(key, []).append((position, f))
+        index = memo["index"] = (findings, len(findings), everywhere, by_stage)
+    _, _, everywhere, by_stage = index
+    return [f for _, f in sorted(everywhere + by_stage.get((ns, stage), []), key=lambda hit: hit[0])]
+
+
+def rule_diagnosis(frames, findings, ns: str, stage: str, bundle: str) -> RuleResult:
+    hits = _blocking_findings(frames, findings, ns, stage)
     if hits:
         return _rule("diagnosis", BLOCKED, "; ".join(f"[{f.id}] {f.root_cause}" for f in hits[:3]),
                      say("promote.errored.action", bundle=bundle, stage=stage), [e for f in hits[:2] for e in f.evidence[:2]])
     return _rule("diagnosis", OK, say("promote.diagnosis.ok"))
 
 
-def rule_syncing(frames, apps: pl.DataFrame) -> RuleResult:
-    if apps.is_empty():
+def rule_syncing(frames, apps: list[dict]) -> RuleResult:
+    if not apps:
         return _rule("syncing", OK, say("promote.syncing.no-apps"))
     busy, unknown, ev = [], [], []
-    for a in rows(apps):
+    for a in apps:
         name = f"{a['app_namespace']}/{a['app_name']}"
         if a["app_source"] is None:
             if not coverage(frames, "applications.argoproj.io", a["app_namespace"]).known:
@@ -283,27 +492,29 @@ def rule_syncing(frames, apps: pl.DataFrame) -> RuleResult:
         return _rule("syncing", BLOCKED, "; ".join(busy), say("promote.syncing.action"), ev)
     if unknown:
         return _rule("syncing", UNKNOWN_RULE, say("promote.syncing.unknown", apps=", ".join(unknown)), say("verify.collect", what="applications.argoproj.io"))
-    return _rule("syncing", OK, say("promote.syncing.ok", count=apps.height))
+    return _rule("syncing", OK, say("promote.syncing.ok", count=len(apps)))
 
 
-def rule_authorized(frames, ns: str, stage: str, apps: pl.DataFrame) -> RuleResult:
-    from analyzer.rules.setup_lint import authorized_stage  # the lint rule owns the annotation semantics
-
-    findings = [f for f in frames.derived("authorized-stage", authorized_stage) if f.subject.namespace == ns and f.subject.name == stage]
+def rule_authorized(frames, ns: str, stage: str, apps: list[dict]) -> RuleResult:
+    findings = _authorization_findings(frames, ns, stage)
     if findings:
         return _rule("authorized", BLOCKED, "; ".join(f.root_cause for f in findings), findings[0].fix[0].command,
                      [e for f in findings for e in f.evidence][:3])
-    absent = [f"{a['app_namespace']}/{a['app_name']}" for a in rows(apps) if a["app_source"] is None]
+    absent = [f"{a['app_namespace']}/{a['app_name']}" for a in apps if a["app_source"] is None]
     if absent and not all(coverage(frames, "applications.argoproj.io", a.split("/")[0]).known for a in absent):
         return _rule("authorized", UNKNOWN_RULE, say("promote.syncing.unknown", apps=", ".join(absent)), say("verify.collect", what="applications.argoproj.io"))
     if absent:
         return _rule("authorized", BLOCKED, say("verify.apps.not-found", app=", ".join(absent)), say("promote.authorized.absent-action"))
-    return _rule("authorized", OK, say("promote.authorized.ok", expected=f"{ns}:{stage}") if apps.height else say("promote.syncing.no-apps"))
+    return _rule("authorized", OK, say("promote.authorized.ok", expected=f"{ns}:{stage}") if apps else say("promote.syncing.no-apps"))
 
 
 # ------------------------------------------------------------------ P2, P3, P4
 
 def _kargo_host(frames) -> str | None:
+    return frames.derived("promote-kargo-host", _find_kargo_host)
+
+
+def _find_kargo_host(frames) -> str | None:
     ingresses = frames.ingresses
     if not ingresses.is_empty():
         hosts = ingresses.select(pl.col("hosts").explode().alias("host")).filter(pl.col("host").str.starts_with("kargo."))
@@ -343,13 +554,11 @@ def _watch_commands(frames, ns: str, stage: str, apps: list[str]) -> tuple[str, 
     return tuple(out)
 
 
-def progress(frames, ns: str, s: dict, apps: pl.DataFrame) -> Progress | None:
-    active = _promotions(frames, ns, s["name"]).with_columns(pl.col("phase").fill_null("Pending")).filter(
-        ~pl.col("phase").is_in(TERMINAL_PROMOTION)).sort("created")
-    app_names = [a["app_name"] for a in rows(apps)]
-    if active.is_empty():
+def progress(frames, ns: str, s: dict, apps: list[dict]) -> Progress | None:
+    p = _stage_promotions(frames).active.get((ns, s["name"]))
+    app_names = [a["app_name"] for a in apps]
+    if p is None:
         return None
-    p = active.row(0, named=True)
     start = p["started_at"] or p["created"]
     elapsed = since(frames.now, start)
     steps = p["spec_steps"] or []
@@ -363,7 +572,7 @@ def progress(frames, ns: str, s: dict, apps: pl.DataFrame) -> Progress | None:
         step_text = say("promote.progress.step", index=index + 1, total=len(steps), alias=m.get("alias") or spec.get("as") or f"step-{index + 1}",
                         uses=spec.get("uses") or "?", age=step_age, errors=m.get("errorCount") or 0)
     lines = [ProgressLine("Promotion", "Pending -> Running -> Succeeded", f"{p['phase']} for {human_age(elapsed)}; {step_text}")]
-    for a in rows(apps):
+    for a in apps:
         if a["app_source"] is None:
             now = say("verify.apps.unknown", apps=a["app_name"])
         else:
@@ -390,8 +599,8 @@ def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> t
     current = [r["freight"] for r in freight_relations(frames, "currentlyIn").get((ns, s["name"]), [])]
     is_current = bool(freight) and (freight in current or s["current_freight"] == freight)
     stage_q, ns_q = shlex.quote(s["name"]), shlex.quote(ns)
-    downstream = in_namespaces(frames, "stages", ns).filter(pl.col("upstream_stages").list.contains(s["name"]))
-    down_names = downstream.get_column("name").sort().to_list()
+    downstream = _downstream_of(frames, ns, s["name"])
+    down_names = sorted((d["name"] for d in downstream), key=lambda name: (name is not None, name or ""))
     checks = []
     if not is_current:
         checks.append(PostCheck(say("promote.post.verified"), "TODO", say("promote.post.todo"),
@@ -409,25 +618,22 @@ def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> t
                             f"gitops-master verify {bundle} --stage {stage_q}"))
     checks.append(PostCheck(say("promote.post.history"), "PASS", say("promote.post.history-ok", freight=freight_label(frames, ns, freight)), ""))
     if down_names:
-        started = in_namespaces(frames, "promotions", ns).filter(pl.col("stage").is_in(down_names) & (pl.col("freight") == freight))
-        auto = [d["name"] for d in rows(downstream) if auto_promotion(frames, ns, d["name"], d["auto_promotion_enabled"])]
-        if auto and started.is_empty():
+        started = _stage_promotions(frames).stages_by_freight.get((ns, freight), set()) & set(down_names)
+        auto = [d["name"] for d in downstream if auto_promotion(frames, ns, d["name"], d["auto_promotion_enabled"])]
+        if auto and not started:
             status, detail = "FAIL", say("promote.post.downstream-missing", stages=", ".join(auto))
         else:
-            status, detail = "PASS", say("promote.post.downstream-ok", started=", ".join(sorted(set(started.get_column("stage").to_list()))) or "none",
+            status, detail = "PASS", say("promote.post.downstream-ok", started=", ".join(sorted(started)) or "none",
                                          auto=", ".join(auto) or "none")
         checks.append(PostCheck(say("promote.post.downstream"), status, detail, ""))
     else:
         checks.append(PostCheck(say("promote.post.downstream"), "PASS", say("promote.post.no-downstream"), ""))
-    since_time = s["last_promotion_finished_at"]
-    warnings = in_namespaces(frames, "events", ns).filter((pl.col("type") == "Warning"))
-    if since_time is not None:
-        warnings = warnings.filter(pl.col("last_seen") >= since_time)
-    if warnings.height:
-        w = warnings.sort("last_seen", descending=True).row(0, named=True)
-        checks.append(PostCheck(say("promote.post.events"), "FAIL", say("promote.post.events-found", count=warnings.height, reason=w["reason"] or "?",
+    event_count, warnings = _namespace_events(frames, ns)
+    count, w = _warnings_since(warnings, s["last_promotion_finished_at"])
+    if count:
+        checks.append(PostCheck(say("promote.post.events"), "FAIL", say("promote.post.events-found", count=count, reason=w["reason"] or "?",
                                                                         message=w["message"] or ""), f"kubectl get events -n {ns_q} --field-selector=type!=Normal"))
-    elif coverage(frames, "events", ns).known or in_namespaces(frames, "events", ns).height:
+    elif coverage(frames, "events", ns).known or event_count:
         checks.append(PostCheck(say("promote.post.events"), "PASS", say("promote.post.events-none"), ""))
     else:
         checks.append(PostCheck(say("promote.post.events"), "TODO", coverage(frames, "events", ns).detail,
@@ -447,14 +653,6 @@ def _stages_by_name(frames) -> dict[str, list[dict]]:
     return frames.derived("stages-by-name", build)
 
 
-def _app_states(frames) -> NamespaceIndex:
-    """What promote-check reads of each Application, split by its namespace once."""
-    return frames.derived("promote-app-states", lambda f: NamespaceIndex(f.applications.select(
-        "namespace", pl.col("namespace").alias("app_namespace"), pl.col("name").alias("app_name"),
-        pl.col("source").alias("app_source"), "sync_status", "health_status", "op_phase", "op_message", "op_started",
-        "op_initiated_by", "operation_requested", "requested_by")))
-
-
 def promote_check(analysis, stage: str, freight: str | None = None) -> PromoteContext:
     """``stage`` is a Stage name, or ``project/name`` where several projects have a Stage of that name."""
     frames = analysis.frames
@@ -472,19 +670,14 @@ def promote_check(analysis, stage: str, freight: str | None = None) -> PromoteCo
     extras = rows_by(frames, "stage_extras", ("namespace", "name"), ("requested",)).get((ns, stage)) or {}
     bundle = shlex.quote(frames.facts.source)
     chosen, choice, freight_ev = _resolve_freight(frames, ns, s, extras, freight)
-    apps = (
-        stage_apps(frames, ns).filter(pl.col("stage") == stage)
-        .unique(["app_namespace", "app_name"], maintain_order=True)
-    )
-    states = _app_states(frames).get(apps.get_column("app_namespace").unique(maintain_order=True).to_list()).drop("namespace")
-    apps = apps.join(states, on=["app_namespace", "app_name"], how="left", maintain_order="left")
+    apps = _apps_of(frames, ns, stage)
     rules = (
         rule_running(frames, ns, s, bundle),
         rule_errored(frames, ns, s, chosen, bundle),
         rule_upstream(frames, ns, s, extras, chosen, bundle),
         rule_syncing(frames, apps),
         rule_authorized(frames, ns, stage, apps),
-        rule_diagnosis(analysis.findings, ns, stage, bundle),
+        rule_diagnosis(frames, analysis.findings, ns, stage, bundle),
     )
     statuses = {r.status for r in rules}
     verdict = NO_GO if BLOCKED in statuses else UNKNOWN if UNKNOWN_RULE in statuses else GO
