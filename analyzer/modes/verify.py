@@ -29,8 +29,7 @@ import polars as pl
 from analyzer.findings import Evidence
 from analyzer.modes.apps import describe_apps
 from analyzer.modes.architecture import freight_label
-from analyzer.modes.common import (BUILTIN_GROUPS, NamespaceIndex, coverage, freight_relations, in_namespaces, rows_by, say,
-                                   stage_apps)
+from analyzer.modes.common import BUILTIN_GROUPS, coverage, freight_relations, rows_by, say, stage_apps
 from analyzer.modes.output import Header, header
 from analyzer.modes.rbac import RbacChecklist, checklist, script_needs
 from analyzer.rules.common import evidence, human_age, iso, rows, since
@@ -102,27 +101,155 @@ class VerifyContext:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+# ------------------------------------------------------------------ tables for all Stages at once
+#
+# A polars call costs far more than the work it does on one Stage's few rows, so each table below is
+# built once per Frames from whole frames and the checks of one Stage only look up its rows.
+
+_ROW = "__row__"  # a row's position in its frame: rows of several namespaces merge back into frame order
+
+
+def _grouped(frame: pl.DataFrame, keys: tuple[str, ...], **aggs: pl.Expr) -> dict:
+    """``aggs`` of each group of ``keys`` as a dict, keyed by the value (one key) or the tuple of values.
+    Rows with a null key are in no group: an object without a namespace (pasted input) is in none."""
+    if frame.is_empty():
+        return {}
+    grouped = (frame.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
+               .group_by(*keys, maintain_order=True).agg(**aggs))
+    if len(keys) == 1:
+        return {r[keys[0]]: r for r in grouped.iter_rows(named=True)}
+    return {tuple(r[k] for k in keys): r for r in grouped.iter_rows(named=True)}
+
+
+def _in_frame_order(parts) -> list[dict]:
+    """The rows of several groups' lists as one list, in the order of the frame they came from."""
+    return sorted((r for part in parts for r in part), key=lambda r: r[_ROW])
+
+
+def _stage_app_rows(frames) -> dict[tuple[str, str], list[dict]]:
+    """(namespace, Stage) -> its Applications (each once, in step order) with what the bundle holds of them."""
+    def build(f) -> dict:
+        apps = (
+            stage_apps(f).select("namespace", "stage", "app_namespace", "app_name")
+            .unique(maintain_order=True)
+            .join(_described_apps(f), on=["app_namespace", "app_name"], how="left", maintain_order="left_right")
+            .with_columns(pl.col("in_bundle").fill_null(False))
+        )
+        grouped = _grouped(apps, ("namespace", "stage"), apps=pl.struct(pl.exclude("namespace", "stage")))
+        return {key: g["apps"] for key, g in grouped.items()}
+
+    return frames.derived("verify-stage-apps", build)
+
+
+def _pods_by_namespace(frames) -> dict[str, dict]:
+    """namespace -> counts of its non-completed pods, and the first few of them not running and not ready."""
+    def build(f) -> dict:
+        pods = _flagged_pods(f).with_row_index(_ROW)
+        fields = pl.struct(_ROW, "namespace", "name", "phase", "bad_reason", "ready_status", "source")
+        # A null flag (no phase, no Ready condition) counts neither way, as a filter on it would.
+        return _grouped(pods, ("namespace",), total=pl.len(), running=pl.col("running").sum(), ready=pl.col("ready").sum(),
+                        first=pl.struct(_ROW, "source").first(),
+                        broken=fields.filter(~pl.col("running")).head(5), not_ready=fields.filter(~pl.col("ready")).head(5))
+
+    return frames.derived("verify-pods-by-namespace", build)
+
+
+def _workloads_by_namespace(frames) -> dict[str, dict[str, dict]]:
+    """deployments / statefulsets -> namespace -> replicas wanted, and the first few short of ready replicas."""
+    def build(f) -> dict:
+        out = {}
+        for name in ("deployments", "statefulsets"):
+            frame = getattr(f, name).with_row_index(_ROW)
+            short = pl.col("ready_replicas") < pl.col("replicas").fill_null(1)
+            out[name] = _grouped(frame, ("namespace",), desired=pl.col("replicas").fill_null(1).sum(),
+                                 short=pl.struct(_ROW, "kind", "namespace", "name", "ready_replicas", "replicas", "source")
+                                 .filter(short).head(5))
+        return out
+
+    return frames.derived("verify-workloads-by-namespace", build)
+
+
+def _secret_refs_by_namespace(frames) -> dict[str, dict]:
+    """namespace -> the Secrets its pods need (the first reference to each), with how many of that name exist."""
+    def build(f) -> dict:
+        ref = pl.col("secret_refs").struct
+        refs = (
+            f.pod_secret_refs.explode("secret_refs").with_row_index(_ROW).filter(pl.col("secret_refs").is_not_null())
+            .select(_ROW, "namespace", pl.col("name").alias("pod"), "source", ref.field("name").alias("secret"),
+                    ref.field("optional").alias("optional"), ref.field("via").alias("via"))
+            .filter(~pl.col("optional"))
+            .unique(["namespace", "secret"], keep="first", maintain_order=True)
+        )
+        have = (f.secrets.group_by("namespace", pl.col("name").alias("secret")).agg(pl.len().alias("present"))
+                if not f.secrets.is_empty() else pl.DataFrame(schema={"namespace": pl.String, "secret": pl.String, "present": pl.UInt32}))
+        joined = refs.join(have, on=["namespace", "secret"], how="left", maintain_order="left").with_columns(pl.col("present").fill_null(0))
+        return _grouped(joined, ("namespace",), wanted=pl.struct(_ROW, "namespace", "pod", "source", "secret", "via", "present"))
+
+    return frames.derived("verify-secret-refs-by-namespace", build)
+
+
+def _secrets_not_found_by_namespace(frames) -> dict[str, dict]:
+    """namespace -> the kubelet's "secret not found" container states: the first few, and each Secret once."""
+    def build(f) -> dict:
+        waiting = (
+            f.containers.with_row_index(_ROW).filter(pl.col("waiting_reason") == "CreateContainerConfigError")
+            .with_columns(pl.col("waiting_message").str.extract(r'secret "([^"]+)" not found', 1).alias("secret"))
+            .filter(pl.col("secret").is_not_null())
+        )
+        return _grouped(waiting, ("namespace",),
+                        first=pl.struct(_ROW, "namespace", "pod", "container", "source", "waiting_message").head(3),
+                        secrets=pl.struct(_ROW, "namespace", "secret").filter(pl.col("secret").is_first_distinct()))
+
+    return frames.derived("verify-secrets-not-found-by-namespace", build)
+
+
+def _namespace_rows(frames, name: str, unique: tuple[str, ...] = ()) -> dict[str, list[dict]]:
+    """namespace -> its rows of ``frames.<name>`` (the first of each ``unique`` key), in frame order."""
+    def build(f) -> dict:
+        frame = getattr(f, name).with_row_index(_ROW)
+        if unique:
+            frame = frame.unique(list(unique), keep="first", maintain_order=True)
+        return {ns: g["rows"] for ns, g in _grouped(frame, ("namespace",), rows=pl.struct(frame.columns)).items()}
+
+    return frames.derived(f"verify-rows-by-namespace:{name}:{unique}", build)
+
+
+def _names_by_namespace(frames, name: str) -> dict[str, list]:
+    """namespace -> the names of ``frames.<name>`` there, in frame order."""
+    def build(f) -> dict:
+        return {ns: g["names"] for ns, g in _grouped(getattr(f, name), ("namespace",), names=pl.col("name")).items()}
+
+    return frames.derived(f"verify-names-by-namespace:{name}", build)
+
+
+def _jobs_by_stage(frames) -> dict[tuple[str, str], list[dict]]:
+    """(namespace, Stage) -> its verification Jobs' ServiceAccounts, templates and commands."""
+    from analyzer.rules.setup_lint import verification_jobs  # the lint rules own the Job lookup
+
+    def build(f) -> dict:
+        jobs = verification_jobs(f)
+        return {key: g["jobs"] for key, g in _grouped(jobs, ("namespace", "stage"), jobs=pl.struct(jobs.columns)).items()}
+
+    return frames.derived("verify-jobs-by-stage", build)
+
+
 # ------------------------------------------------------------------ scope
 
 @dataclass(frozen=True)
 class Scope:
     namespace: str
     stage: dict
-    apps: pl.DataFrame  # the Stage's Applications joined with what the bundle holds of them
+    apps: tuple[dict, ...]  # the Stage's Applications joined with what the bundle holds of them
     namespaces: tuple[str, ...]
     freight: str | None
     bundle: str = "BUNDLE"  # the bundle path as a shell word, for the commands the report suggests
 
 
-def _scope(frames, stage: dict, apps_all: NamespaceIndex, described: pl.DataFrame) -> Scope:
+def _scope(frames, stage: dict) -> Scope:
     ns, name = stage["namespace"], stage["name"]
-    apps = (
-        apps_all.get(ns).filter(pl.col("stage") == name)
-        .unique(["app_namespace", "app_name"], maintain_order=True)
-        .join(described, on=["app_namespace", "app_name"], how="left")
-    )
+    apps = tuple(_stage_app_rows(frames).get((ns, name), ()))
     namespaces: list[str] = []
-    for a in rows(apps):
+    for a in apps:
         # Where the Application's workloads run: its destination, and namespaces it puts workloads in
         # (not every namespace it touches: a chart's Service in kube-system does not make that the Stage's).
         workload_ns = [r.get("namespace") for r in (a["resources"] or []) if r.get("kind") in WORKLOAD_KINDS]
@@ -146,14 +273,13 @@ def _ns_text(namespaces) -> str:
 
 # ------------------------------------------------------------------ Level 1
 
-def _pods(frames, scope: Scope) -> tuple[pl.DataFrame, list[str], list[str]]:
-    """Non-completed pods of the scope with running/ready flags; namespaces known and unknown."""
-    pods = frames.derived("verify-pods", lambda f: NamespaceIndex(_flagged_pods(f))).get(scope.namespaces)
-    present = set(pods.get_column("namespace").to_list())
+def _pods(frames, scope: Scope) -> tuple[list[dict], list[str], list[str]]:
+    """Pod counts of the scope's namespaces that hold non-completed pods; namespaces known and unknown."""
+    by_namespace = _pods_by_namespace(frames)
     known, unknown = [], []
     for n in scope.namespaces:
-        (known if n in present or coverage(frames, "pods", n).known else unknown).append(n)
-    return pods, known, unknown
+        (known if n in by_namespace or coverage(frames, "pods", n).known else unknown).append(n)
+    return [by_namespace[n] for n in known if n in by_namespace], known, unknown
 
 
 def _flagged_pods(frames) -> pl.DataFrame:
@@ -169,9 +295,15 @@ def _flagged_pods(frames) -> pl.DataFrame:
     )
 
 
-def _desired(frames, namespaces: list[str]) -> pl.DataFrame:
-    return pl.concat([in_namespaces(frames, "deployments", namespaces), in_namespaces(frames, "statefulsets", namespaces)],
-                     how="vertical_relaxed")
+def _workloads(frames, namespaces: list[str]) -> tuple[int, list[dict]]:
+    """Replicas the Deployments and StatefulSets of ``namespaces`` want; the first few short of ready ones."""
+    by_kind = _workloads_by_namespace(frames)
+    desired, short = 0, []
+    for kind in ("deployments", "statefulsets"):
+        groups = [by_kind[kind][n] for n in namespaces if n in by_kind[kind]]
+        desired += sum(g["desired"] or 0 for g in groups)
+        short += _in_frame_order(g["short"] for g in groups)
+    return desired, short[:5]
 
 
 def check_pods(frames, scope: Scope) -> Check:
@@ -182,24 +314,25 @@ def check_pods(frames, scope: Scope) -> Check:
     if not known:
         return check("pods", label, UNKNOWN, coverage(frames, "pods", unknown[0]).detail,
                      say("verify.collect", what=f"pods in {_ns_text(unknown)}"))
-    mine = pods.filter(pl.col("namespace").is_in(known))
-    workloads = _desired(frames, known)
-    desired = int(workloads.get_column("replicas").fill_null(1).sum() or 0) if workloads.height else 0
-    expected = max(mine.height, desired)
-    running = mine.filter(pl.col("running")).height
+    total = sum(p["total"] for p in pods)
+    desired, _short = _workloads(frames, known)
+    expected = max(total, desired)
+    running = sum(p["running"] for p in pods)
+    not_running = _in_frame_order(p["broken"] for p in pods)[:5]
     ev = [evidence(r["source"], f"{r['namespace']}/{r['name']} status.phase", r["phase"] + (f" ({r['bad_reason']})" if r["bad_reason"] else ""))
-          for r in rows(mine.filter(~pl.col("running")).head(5))]
-    if not ev and mine.height:
-        ev.append(evidence(mine.row(0, named=True)["source"], "pods", f"{running}/{expected} running"))
+          for r in not_running]
+    if not ev and total:
+        first = min((p["first"] for p in pods), key=lambda r: r[_ROW])
+        ev.append(evidence(first["source"], "pods", f"{running}/{expected} running"))
     detail = say("verify.pods.detail", running=running, expected=expected, namespaces=_ns_text(known))
     if unknown:
         detail += " " + say("verify.partly", what=_ns_text(unknown))
     if running < expected:
-        broken = ", ".join(f"{r['name']} ({r['bad_reason'] or r['phase']})" for r in rows(mine.filter(~pl.col("running")).head(5)))
+        broken = ", ".join(f"{r['name']} ({r['bad_reason'] or r['phase']})" for r in not_running)
         if broken:
             detail += " " + say("verify.pods.broken", pods=broken)
-        elif desired > mine.height:
-            detail += " " + say("verify.pods.missing", missing=desired - mine.height)
+        elif desired > total:
+            detail += " " + say("verify.pods.missing", missing=desired - total)
         return check("pods", label, FAIL, detail, say("verify.pods.action", namespace=known[0], stage=scope.stage["name"], bundle=scope.bundle), ev)
     if expected == 0:
         detail = say("verify.pods.none", namespaces=_ns_text(known))
@@ -210,26 +343,19 @@ def check_pods(frames, scope: Scope) -> Check:
 def check_crds(frames, scope: Scope) -> Check:
     label = say("verify.crds.label")
     required: list[tuple[str, str]] = [("kargo.akuity.io", k) for k in KARGO_KINDS]
-    if scope.apps.height:
+    if scope.apps:
         required.append(("argoproj.io", "Application"))
     if scope.stage["has_verification"]:
         required += [("argoproj.io", "AnalysisTemplate"), ("argoproj.io", "AnalysisRun")]
     managed = {}
-    for a in rows(scope.apps):
+    for a in scope.apps:
         for r in a["resources"] or []:
             group = r.get("group") or ""
             if group not in BUILTIN_GROUPS and r.get("kind") and (group, r["kind"]) not in managed:
                 managed[(group, r["kind"])] = r.get("status")
     required += [k for k in managed if k not in required]
-    crds = {(r["group"], r["kind"]) for r in rows(frames.crds.select("group", "kind"))} if not frames.crds.is_empty() else set()
-    served = set()
-    if frames.stages.height:
-        served.update(("kargo.akuity.io", k) for k in KARGO_KINDS)  # one chart installs them all
-    if frames.applications.height:
-        served.add(("argoproj.io", "Application"))
-    if frames.analysis_runs.height or frames.analysis_templates.height:
-        served.update({("argoproj.io", "AnalysisTemplate"), ("argoproj.io", "AnalysisRun")})
-    served.update(k for k, status in managed.items() if status == "Synced")  # Argo CD applied it: the kind is served
+    crds, served = frames.derived("verify-crds", _installed_kinds)
+    served = served | {k for k, status in managed.items() if status == "Synced"}  # Argo CD applied it: the kind is served
     crds_known = coverage(frames, "customresourcedefinitions").known
     missing, unknown = [], []
     for key in required:
@@ -252,38 +378,39 @@ def check_crds(frames, scope: Scope) -> Check:
     return check("crds", label, PASS, listing)
 
 
+def _installed_kinds(frames) -> tuple[set, set]:
+    """(group, kind) of the CRDs in the bundle, and of the kinds its objects show are served."""
+    crds = {(r["group"], r["kind"]) for r in rows(frames.crds.select("group", "kind"))} if not frames.crds.is_empty() else set()
+    served = set()
+    if frames.stages.height:
+        served.update(("kargo.akuity.io", k) for k in KARGO_KINDS)  # one chart installs them all
+    if frames.applications.height:
+        served.add(("argoproj.io", "Application"))
+    if frames.analysis_runs.height or frames.analysis_templates.height:
+        served.update({("argoproj.io", "AnalysisTemplate"), ("argoproj.io", "AnalysisRun")})
+    return crds, served
+
+
 def check_secrets(frames, scope: Scope) -> Check:
     label = say("verify.secrets.label")
     if not scope.namespaces:
         return check("secrets", label, UNKNOWN, say("verify.no-namespace"), say("verify.no-namespace.action"))
-    refs = (
-        in_namespaces(frames, "pod_secret_refs", scope.namespaces)
-        .explode("secret_refs").filter(pl.col("secret_refs").is_not_null())
-        .select("namespace", pl.col("name").alias("pod"), "source", pl.col("secret_refs").struct.field("name").alias("secret"),
-                pl.col("secret_refs").struct.field("optional").alias("optional"), pl.col("secret_refs").struct.field("via").alias("via"))
-        .filter(~pl.col("optional"))
-    )
+    refs = _secret_refs_by_namespace(frames)
+    wanted = _in_frame_order(refs[n]["wanted"] for n in scope.namespaces if n in refs)
     # The kubelet's own word for a missing one, whether or not Secrets were collected.
-    not_found = (
-        in_namespaces(frames, "containers", scope.namespaces).filter(pl.col("waiting_reason") == "CreateContainerConfigError")
-        .with_columns(pl.col("waiting_message").str.extract(r'secret "([^"]+)" not found', 1).alias("secret"))
-        .filter(pl.col("secret").is_not_null())
-    )
-    _pods_frame, known_pods, _ = _pods(frames, scope)
-    if refs.is_empty() and not_found.is_empty():
+    not_found_by_namespace = _secrets_not_found_by_namespace(frames)
+    not_found = [not_found_by_namespace[n] for n in scope.namespaces if n in not_found_by_namespace]
+    _pod_counts, known_pods, _ = _pods(frames, scope)
+    if not wanted and not not_found:
         if not known_pods:
             return check("secrets", label, UNKNOWN, coverage(frames, "pods", scope.namespaces[0]).detail,
                          say("verify.collect", what="pods"))
         return check("secrets", label, PASS, say("verify.secrets.none", namespaces=_ns_text(known_pods)))
-    wanted = refs.unique(["namespace", "secret"], maintain_order=True)
-    have = frames.secrets.select("namespace", pl.col("name").alias("secret"), pl.lit(True).alias("present")) \
-        if not frames.secrets.is_empty() else pl.DataFrame(schema={"namespace": pl.String, "secret": pl.String, "present": pl.Boolean})
-    joined = wanted.join(have, on=["namespace", "secret"], how="left")
-    missing = [f"{r['namespace']}/{r['secret']}" for r in rows(not_found.unique(["namespace", "secret"]))]
+    missing = [f"{r['namespace']}/{r['secret']}" for r in _in_frame_order(g["secrets"] for g in not_found)]
     ev = [evidence(r["source"], f"{r['namespace']}/{r['pod']} containerStatuses[{r['container']}].state.waiting",
-                   r["waiting_message"]) for r in rows(not_found.head(3))]
+                   r["waiting_message"]) for r in _in_frame_order(g["first"] for g in not_found)[:3]]
     unknown = []
-    for r in rows(joined):
+    for r in wanted:
         key = f"{r['namespace']}/{r['secret']}"
         if r["present"]:
             continue
@@ -293,7 +420,8 @@ def check_secrets(frames, scope: Scope) -> Check:
                 ev.append(evidence(r["source"], f"{r['namespace']}/{r['pod']} {r['via']}", f"Secret {r['secret']} (not among the Secrets of {r['namespace']})"))
         elif key not in missing:
             unknown.append(key)
-    present = [f"{r['namespace']}/{r['secret']}" for r in rows(joined.filter(pl.col("present").fill_null(False)))]
+    # A name the bundle holds twice counts twice, as a join with the Secrets would.
+    present = [f"{r['namespace']}/{r['secret']}" for r in wanted for _ in range(r["present"])]
     if missing:
         return check("secrets", label, FAIL, ", ".join(missing), say("verify.secrets.action", secret=missing[0]), ev)
     if unknown:
@@ -306,10 +434,10 @@ def check_secrets(frames, scope: Scope) -> Check:
 
 def check_apps(frames, scope: Scope) -> Check:
     label = say("verify.apps.label")
-    if scope.apps.is_empty():
+    if not scope.apps:
         return check("apps", label, NA, say("verify.apps.none"))
     bad, unknown, good, ev = [], [], [], []
-    for a in rows(scope.apps):
+    for a in scope.apps:
         name = f"{a['app_namespace']}/{a['app_name']}"
         if not a["in_bundle"]:
             cov = coverage(frames, "applications.argoproj.io", a["app_namespace"])
@@ -341,15 +469,15 @@ def check_ready(frames, scope: Scope) -> Check:
     pods, known, unknown = _pods(frames, scope)
     if not known:
         return check("ready", label, UNKNOWN, coverage(frames, "pods", unknown[0]).detail, say("verify.collect", what="pods"))
-    mine = pods.filter(pl.col("namespace").is_in(known))
-    ready = mine.filter(pl.col("ready")).height
-    workloads = _desired(frames, known).filter(pl.col("ready_replicas") < pl.col("replicas").fill_null(1))
-    not_ready = [f"{r['name']}" for r in rows(mine.filter(~pl.col("ready")).head(5))]
-    short = [f"{r['kind']} {r['name']} {r['ready_replicas']}/{r['replicas']}" for r in rows(workloads.head(5))]
-    detail = say("verify.ready.detail", ready=ready, total=mine.height, namespaces=_ns_text(known))
+    ready = sum(p["ready"] for p in pods)
+    _desired, workloads = _workloads(frames, known)
+    not_ready_pods = _in_frame_order(p["not_ready"] for p in pods)[:5]
+    not_ready = [f"{r['name']}" for r in not_ready_pods]
+    short = [f"{r['kind']} {r['name']} {r['ready_replicas']}/{r['replicas']}" for r in workloads]
+    detail = say("verify.ready.detail", ready=ready, total=sum(p["total"] for p in pods), namespaces=_ns_text(known))
     if not_ready or short:
-        ev = [evidence(r["source"], f"{r['namespace']}/{r['name']} status.conditions[Ready]", r["ready_status"] or "absent") for r in rows(mine.filter(~pl.col("ready")).head(3))]
-        ev += [evidence(r["source"], f"{r['kind']} {r['namespace']}/{r['name']} status.readyReplicas", f"{r['ready_replicas']}/{r['replicas']}") for r in rows(workloads.head(3))]
+        ev = [evidence(r["source"], f"{r['namespace']}/{r['name']} status.conditions[Ready]", r["ready_status"] or "absent") for r in not_ready_pods[:3]]
+        ev += [evidence(r["source"], f"{r['kind']} {r['namespace']}/{r['name']} status.readyReplicas", f"{r['ready_replicas']}/{r['replicas']}") for r in workloads[:3]]
         detail += " " + say("verify.ready.not", items=", ".join(not_ready + short))
         return check("ready", label, FAIL, detail, say("verify.ready.action", namespace=known[0]), ev)
     if unknown:
@@ -372,7 +500,7 @@ def check_stage_health(frames, scope: Scope) -> Check:
 
 
 def _deploys_prometheus(scope: Scope) -> bool:
-    for a in rows(scope.apps):
+    for a in scope.apps:
         if "prometheus" in f"{a['app_name']} {' '.join(a['charts'] or [])}".lower():
             return True
         if any((r.get("kind") == "Prometheus" and (r.get("group") or "") == "monitoring.coreos.com") for r in (a["resources"] or [])):
@@ -386,17 +514,18 @@ def check_prometheus(frames, scope: Scope) -> Check | None:
     label = say("verify.prometheus.label")
     monitoring = frames.environment.get("monitoring_namespace")
     spaces = list(scope.namespaces) + ([monitoring] if monitoring else [])
-    targets = in_namespaces(frames, "prometheus_targets", spaces).unique(["namespace", "target_set"], keep="first", maintain_order=True)
-    if targets.is_empty():
+    by_namespace = _namespace_rows(frames, "prometheus_targets", unique=("namespace", "target_set"))
+    targets = _in_frame_order(by_namespace[n] for n in dict.fromkeys(spaces) if n in by_namespace)
+    if not targets:
         cov = coverage(frames, "prometheustargets.bundle.gitops-master.io", spaces[0] if spaces else None)
         return check("prometheus", label, UNKNOWN, say("verify.prometheus.unknown", detail=cov.detail),
                      say("verify.prometheus.collect", namespace=spaces[0] if spaces else "monitoring"))
-    up = int(targets.get_column("up").sum())
-    active = int(targets.get_column("active").sum())
-    down = sorted({p for r in rows(targets) for p in (r["down_pools"] or []) if p})
-    ev = [evidence(r["source"], f"PrometheusTarget {r['namespace']}/{r['name']}", f"{r['up']}/{r['active']} up" + (f"; error: {r['error']}" if r["error"] else "")) for r in rows(targets)]
+    up = sum(r["up"] or 0 for r in targets)
+    active = sum(r["active"] or 0 for r in targets)
+    down = sorted({p for r in targets for p in (r["down_pools"] or []) if p})
+    ev = [evidence(r["source"], f"PrometheusTarget {r['namespace']}/{r['name']}", f"{r['up']}/{r['active']} up" + (f"; error: {r['error']}" if r["error"] else "")) for r in targets]
     if up == 0:
-        return check("prometheus", label, FAIL, say("verify.prometheus.none", active=active), say("verify.prometheus.action", namespace=targets.row(0, named=True)["namespace"]), ev)
+        return check("prometheus", label, FAIL, say("verify.prometheus.none", active=active), say("verify.prometheus.action", namespace=targets[0]["namespace"]), ev)
     detail = say("verify.prometheus.ok", up=up, active=active)
     if down:
         detail += " " + say("verify.prometheus.down", pools=", ".join(down[:6]))
@@ -408,16 +537,18 @@ def check_prometheus(frames, scope: Scope) -> Check | None:
 def check_ingress(frames, scope: Scope) -> list[Check]:
     if not scope.namespaces:
         return [check("ingress", say("verify.ingress.label", name=""), UNKNOWN, say("verify.no-namespace"), say("verify.no-namespace.action"))]
-    ingresses = in_namespaces(frames, "ingresses", scope.namespaces)
-    present_ns = set(ingresses.get_column("namespace").to_list()) if ingresses.height else set()
-    unknown = [n for n in scope.namespaces if n not in present_ns and not coverage(frames, "ingresses", n).known]
+    by_namespace = _namespace_rows(frames, "ingresses")
+    ingresses = _in_frame_order(by_namespace[n] for n in scope.namespaces if n in by_namespace)
+    unknown = [n for n in scope.namespaces if n not in by_namespace and not coverage(frames, "ingresses", n).known]
     out: list[Check] = []
-    if ingresses.is_empty():
+    if not ingresses:
         if unknown:
             return [check("ingress", say("verify.ingress.label", name=""), UNKNOWN, coverage(frames, "ingresses", unknown[0]).detail,
                           say("verify.collect", what="ingresses"))]
         return [check("ingress", say("verify.ingress.label", name=""), NA, say("verify.ingress.none", namespaces=_ns_text(scope.namespaces)))]
-    for ing in rows(ingresses.sort("namespace", "name")):
+    services = _names_by_namespace(frames, "services")
+    # By namespace and name as a sort of the frame would, nulls first; equal ones in frame order.
+    for ing in sorted(ingresses, key=lambda r: (r["namespace"], r["name"] is not None, r["name"] or "")):
         label = say("verify.ingress.label", name=f" {ing['namespace']}/{ing['name']}")
         hosts = ", ".join(ing["hosts"] or []) or "*"
         ev = [evidence(ing["source"], "status.loadBalancer.ingress", ", ".join(ing["addresses"] or []) or "empty")]
@@ -425,10 +556,10 @@ def check_ingress(frames, scope: Scope) -> list[Check]:
         if not ing["addresses"]:
             problems.append(say("verify.ingress.no-address"))
         missing_svc = []
+        here = services.get(ing["namespace"], [])
         for svc in ing["backend_services"] or []:
-            services = in_namespaces(frames, "services", ing["namespace"])
-            present = services.filter(pl.col("name") == svc).height > 0
-            if not present and coverage(frames, "services", ing["namespace"], present=services.height > 0).known:
+            present = svc is not None and svc in here
+            if not present and coverage(frames, "services", ing["namespace"], present=bool(here)).known:
                 missing_svc.append(svc)
         if missing_svc:
             problems.append(say("verify.ingress.no-service", services=", ".join(missing_svc)))
@@ -468,47 +599,39 @@ def _tls_checks(frames, ing: dict) -> list[Check]:
         if not secret:
             out.append(check("tls", label, NA, say("verify.tls.default-cert")))
             continue
-        sec = in_namespaces(frames, "secrets", ns).filter(pl.col("name") == secret)
-        cert = in_namespaces(frames, "certificates", ns).filter(pl.col("secret_name") == secret)
+        sec = rows_by(frames, "secrets", ("namespace", "name"), ("source", "type", "has_tls_crt", "has_tls_key")).get((ns, secret))
+        cert = rows_by(frames, "certificates", ("namespace", "secret_name"),
+                       ("source", "name", "ready_status", "ready_reason", "ready_message")).get((ns, secret))
         ev = []
-        if cert.height:
-            c = cert.row(0, named=True)
-            ev.append(evidence(c["source"], f"Certificate {ns}/{c['name']} status.conditions[Ready]", f"{c['ready_status']} {c['ready_reason'] or ''}: {c['ready_message'] or ''}"))
-            if c["ready_status"] != "True":
-                out.append(check("tls", label, FAIL, say("verify.tls.cert-not-ready", cert=c["name"], status=c["ready_status"] or "?", message=c["ready_message"] or c["ready_reason"] or ""),
-                                 say("verify.tls.cert-action", namespace=ns, cert=c["name"]), ev))
+        if cert:
+            ev.append(evidence(cert["source"], f"Certificate {ns}/{cert['name']} status.conditions[Ready]", f"{cert['ready_status']} {cert['ready_reason'] or ''}: {cert['ready_message'] or ''}"))
+            if cert["ready_status"] != "True":
+                out.append(check("tls", label, FAIL, say("verify.tls.cert-not-ready", cert=cert["name"], status=cert["ready_status"] or "?", message=cert["ready_message"] or cert["ready_reason"] or ""),
+                                 say("verify.tls.cert-action", namespace=ns, cert=cert["name"]), ev))
                 continue
-        if sec.height:
-            s = sec.row(0, named=True)
-            ev.append(evidence(s["source"], f"Secret {ns}/{secret}", f"type {s['type']}"))
-            if s["type"] != "kubernetes.io/tls" and not (s["has_tls_crt"] and s["has_tls_key"]):
-                out.append(check("tls", label, FAIL, say("verify.tls.not-tls", secret=secret, type=s["type"] or "?"), say("verify.tls.secret-action", namespace=ns, secret=secret), ev))
+        if sec:
+            ev.append(evidence(sec["source"], f"Secret {ns}/{secret}", f"type {sec['type']}"))
+            if sec["type"] != "kubernetes.io/tls" and not (sec["has_tls_crt"] and sec["has_tls_key"]):
+                out.append(check("tls", label, FAIL, say("verify.tls.not-tls", secret=secret, type=sec["type"] or "?"), say("verify.tls.secret-action", namespace=ns, secret=secret), ev))
                 continue
         elif coverage(frames, "secrets", ns).known:
             out.append(check("tls", label, FAIL, say("verify.tls.no-secret", secret=secret), say("verify.tls.secret-action", namespace=ns, secret=secret),
                              ev + [evidence(f"cluster-resources/secrets/{ns}.json", "Secrets", "no " + secret)]))
             continue
-        elif not cert.height:
+        elif not cert:
             out.append(check("tls", label, UNKNOWN, coverage(frames, "secrets", ns).detail, say("verify.collect", what="secrets (names, types and keys only)")))
             continue
-        if not cert.height and _cert_manager_installed(frames) and not coverage(frames, "certificates.cert-manager.io", ns).known:
+        if not cert and _cert_manager_installed(frames) and not coverage(frames, "certificates.cert-manager.io", ns).known:
             out.append(check("tls", label, UNKNOWN, say("verify.tls.cert-unknown", secret=secret,
                                                          detail=coverage(frames, "certificates.cert-manager.io", ns).detail),
                              say("verify.collect", what="certificates.cert-manager.io"), ev))
             continue
-        detail = say("verify.tls.ok-cert", secret=secret, cert=cert.row(0, named=True)["name"]) if cert.height else say("verify.tls.ok", secret=secret)
+        detail = say("verify.tls.ok-cert", secret=secret, cert=cert["name"]) if cert else say("verify.tls.ok", secret=secret)
         out.append(check("tls", label, PASS, detail, ev=ev))
     return out
 
 
 # ------------------------------------------------------------------ Level 4
-
-def _verification_jobs(frames, scope: Scope) -> pl.DataFrame:
-    from analyzer.rules.setup_lint import verification_jobs  # the lint rules own the Job lookup
-
-    jobs = frames.derived("verify-jobs", lambda f: NamespaceIndex(verification_jobs(f)))
-    return jobs.get(scope.namespace).filter(pl.col("stage") == scope.stage["name"])
-
 
 def check_functional(frames, scope: Scope) -> tuple[list[Check], list[RbacChecklist]]:
     s = scope.stage
@@ -517,7 +640,7 @@ def check_functional(frames, scope: Scope) -> tuple[list[Check], list[RbacCheckl
     if not s["has_verification"]:
         return [check("verification", say("verify.verification.label"), UNKNOWN, say("verify.verification.none"),
                       say("verify.verification.none-action", project=scope.namespace, stage=s["name"]))], []
-    have = in_namespaces(frames, "analysis_templates", scope.namespace).get_column("name").to_list()
+    have = _names_by_namespace(frames, "analysis_templates").get(scope.namespace, [])
     absent = [t for t in templates if t not in have]
     cov = coverage(frames, "analysistemplates.argoproj.io", scope.namespace, present=bool(have))
     if absent and cov.known:
@@ -528,7 +651,7 @@ def check_functional(frames, scope: Scope) -> tuple[list[Check], list[RbacCheckl
     run = _current_run(frames, scope)
     succeeded = run is not None and run["phase"] == "Successful"
     checklists = []
-    for j in rows(_verification_jobs(frames, scope)):
+    for j in _jobs_by_stage(frames).get((scope.namespace, s["name"]), []):
         runs = [run["run"]] if run and run["run"] else []
         cl = checklist(frames, scope.namespace, j["service_account"], j["templates"], j["script"], runs)
         checklists.append(cl)
@@ -648,7 +771,7 @@ def verify_stage(frames, scope: Scope, quick: bool) -> StageVerification:
     s = scope.stage
     return StageVerification(
         namespace=scope.namespace, name=s["name"], timestamp=header(frames, "verify").reference_time,
-        apps=tuple(f"{a['app_namespace']}/{a['app_name']}" for a in rows(scope.apps)),
+        apps=tuple(f"{a['app_namespace']}/{a['app_name']}" for a in scope.apps),
         namespaces=scope.namespaces, freight=freight_label(frames, scope.namespace, scope.freight),
         levels=tuple(levels), overall=overall, overall_text=text, action_required=action or say("verify.none"), rbac=tuple(rbac),
     )
@@ -671,16 +794,12 @@ def verify(analysis, quick: bool = False) -> VerifyContext:
     stages = frames.stages
     if analysis.stage is not None:
         stages = stages.filter(pl.col("name") == analysis.stage)
-    apps_all = NamespaceIndex(stage_apps(frames))
-    described = _described_apps(frames)
     out, skipped = [], []
     for s in rows(stages.sort("namespace", "name")):
         if s["control_flow"]:
             skipped.append(f"{s['namespace']}/{s['name']}")
             continue
-        scope = _scope(frames, s, apps_all, described)
-        scope = Scope(scope.namespace, s, scope.apps.with_columns(pl.col("in_bundle").fill_null(False)), scope.namespaces, scope.freight, scope.bundle)
-        out.append(verify_stage(frames, scope, quick))
+        out.append(verify_stage(frames, _scope(frames, s), quick))
     counts = {v: sum(1 for st in out if st.overall == v) for v in (PASS, FAIL, UNKNOWN)}
     verdict = FAIL if counts[FAIL] else UNKNOWN if counts[UNKNOWN] or not out else PASS
     return VerifyContext(header(frames, "verify"), quick, analysis.stage, tuple(out), tuple(skipped), verdict,
