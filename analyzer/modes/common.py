@@ -54,24 +54,19 @@ def normalize_resource(resource: str) -> str:
 
 
 class NamespaceIndex:
-    """A frame split by namespace once, for lookups of a few namespaces at a time.
+    """A frame split by namespace once, for lookups of one namespace at a time.
 
     The modes look up every Stage's namespaces; filtering the whole frame for
     each Stage grows with stages x rows, a lookup here with the rows it returns.
     """
 
-    _ROW = "__row__"
-
     def __init__(self, frame: pl.DataFrame):
+        self.frame = frame
         self.empty = frame.clear()
         self.parts: dict[str, pl.DataFrame] = {}
-        self.positions: dict[str, pl.Series] = {}  # each part's rows in the frame, to merge several in frame order
         if "namespace" in frame.columns and not frame.is_empty():
-            numbered = frame.with_row_index(self._ROW)
-            for key, part in numbered.partition_by("namespace", as_dict=True, maintain_order=True).items():
-                if key[0] is not None:
-                    self.positions[key[0]] = part.get_column(self._ROW)
-                    self.parts[key[0]] = part.drop(self._ROW)
+            parts = frame.partition_by("namespace", as_dict=True, maintain_order=True)
+            self.parts = {key[0]: part for key, part in parts.items() if key[0] is not None}
 
     def get(self, namespaces) -> pl.DataFrame:
         """The rows in ``namespaces`` (one name or several), in the frame's order."""
@@ -84,8 +79,7 @@ class NamespaceIndex:
             return self.empty
         if len(wanted) == 1:
             return self.parts[wanted[0]]
-        order = pl.concat([self.positions[n] for n in wanted]).arg_sort()
-        return pl.concat([self.parts[n] for n in wanted])[order]
+        return self.frame.filter(pl.col("namespace").is_in(wanted))
 
 
 def in_namespaces(frames, name: str, namespaces) -> pl.DataFrame:
@@ -292,7 +286,8 @@ def text_keys() -> set[str]:
 
 
 def _clean(value: object) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in str(value))
+    text = str(value)
+    return text if text.isprintable() else "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -14,7 +14,7 @@ import polars as pl
 from analyzer.catalog import Raw, make_finding
 from analyzer.findings import Finding, Subject
 from analyzer.modes.apps import CLASS_ORDER, DEFAULT_ERROR_THRESHOLD, DEFAULT_TIMEOUT_SECONDS, TUNING, classify, describe_apps
-from analyzer.modes.common import coverage, duration_seconds, seconds_text, stage_apps
+from analyzer.modes.common import coverage, duration_seconds, rows_by, seconds_text, stage_apps
 from analyzer.modes.rbac import can_i, checklist, rules_yaml, script_needs
 from analyzer.rules import rule
 from analyzer.rules.common import FAILED_PROMOTION, evidence, rows
@@ -314,18 +314,22 @@ def missing_verification(frames) -> list[Finding]:
         .select("namespace", "stage", "stage_source", pl.col("templates").struct.field("name").alias("template"),
                 pl.col("templates").struct.field("kind").fill_null("AnalysisTemplate").alias("template_kind"))
     )
-    for r in rows(refs.sort("namespace", "stage", "template")):
+    local = frames.analysis_templates.select("namespace", pl.col("name").alias("template"), pl.lit(True).alias("held")) \
+        .unique(["namespace", "template"])
+    cluster = frames.cluster_template_jobs.get_column("name")
+    refs = refs.join(local, on=["namespace", "template"], how="left", maintain_order="left").with_columns(
+        pl.when(pl.col("template_kind") == "ClusterAnalysisTemplate").then(pl.col("template").is_in(cluster))
+        .otherwise(pl.col("held").fill_null(False)).alias("present"))
+    holding = set(frames.analysis_templates.get_column("namespace").drop_nulls().to_list())
+    stage_rows = rows_by(frames, "stages", ("namespace", "name"), tuple(frames.stages.columns))
+    for r in rows(refs.filter(~pl.col("present")).sort("namespace", "stage", "template")):
         if r["template_kind"] == "ClusterAnalysisTemplate":
-            pool, cov = frames.cluster_template_jobs, coverage(frames, "clusteranalysistemplates.argoproj.io")
-            present = pool.filter(pl.col("name") == r["template"]).height > 0
+            cov = coverage(frames, "clusteranalysistemplates.argoproj.io")
         else:
-            pool = frames.analysis_templates
-            present = pool.filter((pl.col("namespace") == r["namespace"]) & (pl.col("name") == r["template"])).height > 0
-            cov = coverage(frames, "analysistemplates.argoproj.io", r["namespace"],
-                           present=pool.filter(pl.col("namespace") == r["namespace"]).height > 0)
-        if present or not cov.known:
+            cov = coverage(frames, "analysistemplates.argoproj.io", r["namespace"], present=r["namespace"] in holding)
+        if not cov.known:
             continue
-        stage = frames.stages.filter((pl.col("namespace") == r["namespace"]) & (pl.col("name") == r["stage"])).row(0, named=True)
+        stage = stage_rows[(r["namespace"], r["stage"])]
         out.append(make_finding(
             "setup-missing-verification", Subject("Stage", r["namespace"], r["stage"]),
             {"stage": r["stage"], "namespace": r["namespace"], "template": r["template"], "template_kind": r["template_kind"],
