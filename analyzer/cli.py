@@ -18,10 +18,6 @@ import click
 from analyzer import __version__
 from analyzer.errors import BundleError
 
-# polars' allocator (jemalloc) keeps freed pages for reuse; a one-shot analysis gains nothing
-# from that and peaks about a fifth higher. Read once, when the commands first import polars.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
-
 EXIT_INPUT = 2
 
 
