@@ -10,6 +10,7 @@ from datetime import datetime
 from analyzer.bundle import Limits, open_bundle
 from analyzer.findings import Finding, at_least
 from analyzer.frames import Frames, load_frames
+from analyzer.frames.logs import LogReadAhead
 from analyzer.rules import run_rules
 from analyzer.settings import Settings
 
@@ -41,9 +42,13 @@ def analyze(
     ``progress`` is told each phase as it starts.
     """
     say = progress or (lambda _phase: None)
-    say("reading the bundle")
-    bundle = open_bundle(path, at=at, limits=limits or Limits())
-    say("building frames")
-    frames = load_frames(bundle, settings or Settings())
+    ahead = LogReadAhead()
+    try:
+        say("reading the bundle")
+        bundle = open_bundle(path, at=at, limits=limits or Limits(), watch=ahead)
+        say("building frames")
+        frames = load_frames(bundle, settings or Settings(), ahead=ahead)
+    finally:
+        ahead.close()
     say("running the rules")
     return Analysis(frames, run_rules(frames, stage=stage, modes=modes), stage)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 import orjson
 
@@ -158,6 +159,16 @@ class Spool:
             self._out.flush()
 
 
+class SpoolWatch(Protocol):
+    """What :func:`open_bundle` tells of the members it spools."""
+
+    def wants(self, path: str) -> bool:
+        """Whether to be told of the member at ``path`` (its path in the archive)."""
+
+    def spooled(self, path: str, member: OnDisk) -> None:
+        """The member at ``path`` is readable in the spool from now on."""
+
+
 def _remove_spool(out: io.BufferedWriter, directory: str) -> None:
     try:
         out.close()
@@ -240,11 +251,16 @@ class Bundle:
         return self.documents.get(resource, [])
 
 
-def open_bundle(path: str | os.PathLike, at: datetime | None = None, limits: Limits = Limits()) -> Bundle:
-    """Read ``path`` into a :class:`Bundle`; raise :class:`BundleError` if it is not one."""
+def open_bundle(path: str | os.PathLike, at: datetime | None = None, limits: Limits = Limits(),
+                watch: SpoolWatch | None = None) -> Bundle:
+    """Read ``path`` into a :class:`Bundle`; raise :class:`BundleError` if it is not one.
+
+    ``watch`` is told of each tarball member it wants as soon as the member is
+    in the spool, so it can start on it while the rest of the archive is read.
+    """
     shown = str(path)
     spool = Spool()
-    layout, members = open_input(path, limits, wanted=_wanted, spool=spool, spooled=_spooled)
+    layout, members = open_input(path, limits, wanted=_wanted, spool=spool, spooled=_spooled, watch=watch)
     files: dict[str, bytes | OnDisk] = {}
     problems: list[Problem] = []
     for item in members:
@@ -281,7 +297,8 @@ class Member:
 
 def open_input(path: str | os.PathLike, limits: Limits = Limits(),
                wanted: Callable[[str], bool] | None = None, spool: Spool | None = None,
-               spooled: Callable[[str, int], bool] | None = None) -> tuple[str, Iterator[Member | Problem]]:
+               spooled: Callable[[str, int], bool] | None = None,
+               watch: SpoolWatch | None = None) -> tuple[str, Iterator[Member | Problem]]:
     """The layout of ``path`` and its regular files, one at a time, each checked first.
 
     Only files whose relative path ``wanted`` accepts are read (all when it is
@@ -298,7 +315,7 @@ def open_input(path: str | os.PathLike, limits: Limits = Limits(),
     if p.is_dir():
         return "directory", _walk_directory(p, shown, limits, wanted, spooled)
     if _is_gzip(p, shown):
-        return "tar.gz", _walk_tar(p, shown, limits, wanted, spool if spooled else None, spooled)
+        return "tar.gz", _walk_tar(p, shown, limits, wanted, spool if spooled else None, spooled, watch)
     if p.is_file():
         st = p.stat()
         member = Member(p.name, _read_regular(p, shown, limits), stat.S_IMODE(st.st_mode), st.st_mtime)
@@ -402,7 +419,8 @@ class _CheckedTarInfo(tarfile.TarInfo):
 
 
 def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool] | None,
-              spool: Spool | None = None, spooled: Callable[[str, int], bool] | None = None) -> Iterator[Member | Problem]:
+              spool: Spool | None = None, spooled: Callable[[str, int], bool] | None = None,
+              watch: SpoolWatch | None = None) -> Iterator[Member | Problem]:
     total = 0
     count = 0
     read = 0
@@ -449,6 +467,9 @@ def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool]
                 if spool is not None and spooled is not None and fh and spooled(rel, member.size):
                     file, offset, _size = spool.write(_copy_chunks(fh, member.size))
                     data = b""
+                    if watch is not None and watch.wants(rel):
+                        spool.done()
+                        watch.spooled(rel, OnDisk(file, offset, member.size, spool))
                 else:
                     data = fh.read(member.size) if fh else b""
                 if rel in seen:

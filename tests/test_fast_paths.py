@@ -150,3 +150,18 @@ def test_a_large_list_read_in_pieces_equals_it_read_whole(monkeypatch, indent):
     problems: list = []
     cut = build_module.load_kind(SPECS["pods"], doc, problems)
     assert cut.equals(whole) and whole.height == 400 and not problems
+
+
+def test_logs_picked_while_the_tarball_is_read_are_the_logs_read_after(synthetic, monkeypatch):
+    monkeypatch.setattr(bundle_module, "SPOOL_BYTES", 0)
+    monkeypatch.setattr(logs_module, "CHUNK_BYTES", 4096)
+    ahead = logs_module.LogReadAhead()
+    try:
+        bundle = open_bundle(synthetic, watch=ahead)
+        assert bundle.logs and ahead.pending == len(bundle.logs), "every spooled log is picked while reading"
+        picked = logs_module.load_logs(bundle.logs, ahead=ahead)
+        assert ahead.pending == 0, "load_logs used what was picked"
+        assert picked.height > 0
+        assert picked.equals(logs_module.load_logs(bundle.logs))
+    finally:
+        ahead.close()

@@ -15,7 +15,7 @@ import polars as pl
 
 from analyzer.bundle import Bundle, Problem, format_time
 from analyzer.frames import argo, core, kargo, platform
-from analyzer.frames.logs import load_logs
+from analyzer.frames.logs import LogReadAhead, load_logs
 from analyzer.frames.timeline import build_timeline
 from analyzer.frames.build import KindSpec, load_kind
 from analyzer.frames.gaps import GAP_COLUMNS, command_gaps, problem_gaps
@@ -137,12 +137,13 @@ SPECS: dict[str, KindSpec] = {
 }
 
 
-def load_frames(bundle: Bundle, settings: Settings | None = None) -> Frames:
+def load_frames(bundle: Bundle, settings: Settings | None = None, ahead: LogReadAhead | None = None) -> Frames:
+    """The frames of ``bundle``; ``ahead``: the logs' kept lines picked while it was read."""
     problems: list[Problem] = list(bundle.problems)
     # The logs are read on a second thread while the objects load on this one: both are
     # mostly polars work, which runs without the interpreter lock, so two cores share it.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gitops-master-logs") as pool:
-        logs = pool.submit(load_logs, bundle.logs)
+        logs = pool.submit(load_logs, bundle.logs, ahead=ahead)
         loaded = {name: load_kind(spec, bundle.resource_documents(spec.resource), problems) for name, spec in SPECS.items()}
         log_frame = logs.result()
     freight_status = kargo.freight_status(bundle.resource_documents(kargo.FREIGHT.resource), problems)

@@ -318,7 +318,7 @@ def missing_verification(frames) -> list[Finding]:
         .unique(["namespace", "template"])
     cluster = frames.cluster_template_jobs.get_column("name")
     refs = refs.join(local, on=["namespace", "template"], how="left", maintain_order="left").with_columns(
-        pl.when(pl.col("template_kind") == "ClusterAnalysisTemplate").then(pl.col("template").is_in(cluster))
+        pl.when(pl.col("template_kind") == "ClusterAnalysisTemplate").then(pl.col("template").is_in(cluster.implode()))
         .otherwise(pl.col("held").fill_null(False)).alias("present"))
     holding = set(frames.analysis_templates.get_column("namespace").drop_nulls().to_list())
     stage_rows = rows_by(frames, "stages", ("namespace", "name"), tuple(frames.stages.columns))
