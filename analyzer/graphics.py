@@ -208,8 +208,17 @@ def _view(timeline: pl.DataFrame, key: str, label: str, start: datetime, end: da
                   pl.when(pl.col("object_name").is_not_null()).then(pl.format(" {}", pl.col("object_name"))).otherwise(pl.lit("")),
                   pl.col("summary")).alias("title"),
         pl.col("severity"),
-    ).sort(pl.col("severity").replace_strict({"info": 0, "warning": 1, "error": 2}, default=0))  # errors drawn on top
-    marks = tuple(Mark(r["x"], r["y"], r["colour"], r["title"]) for r in placed.to_dicts())
+    ).sort(pl.col("severity").replace_strict({"info": 0, "warning": 1, "error": 2}, default=0), maintain_order=True)  # errors drawn on top
+    # Marks of one colour in one lane and one pixel column cover each other exactly: one is drawn,
+    # the one on top, and its title counts the others (a day of a large cluster is 10^5 marks).
+    drawn = (
+        placed.group_by("y", pl.col("x").floor().alias("px"), "colour", maintain_order=True)
+        .agg(pl.col("x").last(), pl.col("title").last(), pl.len().alias("covered"))
+        .with_columns(pl.when(pl.col("covered") > 1)
+                      .then(pl.format("{} (and {} more here)", pl.col("title"), pl.col("covered") - 1))
+                      .otherwise(pl.col("title")).alias("title"))
+    )
+    marks = tuple(Mark(x, y, colour, title) for x, y, colour, title in drawn.select("x", "y", "colour", "title").iter_rows())
     ticks = tuple(
         Tick(round(PLOT_X + i / 6 * PLOT_W, 1), (start + (end - start) * i / 6).strftime("%H:%M" if span > 600 else "%H:%M:%S"))
         for i in range(7)
