@@ -92,12 +92,17 @@ def rows_by(frames, name: str, keys: tuple[str, ...], columns: tuple[str, ...]) 
     per Frames, for the lookups the modes make one Stage at a time."""
     def build(f) -> dict[tuple, dict]:
         frame = getattr(f, name)
-        if frame.is_empty():
-            return {}
-        firsts = frame.unique(list(keys), keep="first", maintain_order=True).select(*dict.fromkeys([*keys, *columns]))
-        return {tuple(r[k] for k in keys): r for r in firsts.iter_rows(named=True)}
+        return first_rows(frame.select(*dict.fromkeys([*keys, *columns])) if not frame.is_empty() else frame, keys)
 
     return frames.derived(f"rows-by:{name}:{keys}:{columns}", build)
+
+
+def first_rows(frame: pl.DataFrame, keys) -> dict[tuple, dict]:
+    """The first row of ``frame`` for each value of ``keys``."""
+    if frame.is_empty():
+        return {}
+    firsts = frame.unique(list(keys), keep="first", maintain_order=True)
+    return {tuple(r[k] for k in keys): r for r in firsts.iter_rows(named=True)}
 
 
 def grouped_rows(frame: pl.DataFrame, keys) -> dict[tuple, list[dict]]:

@@ -31,7 +31,8 @@ import polars as pl
 
 from analyzer.findings import Evidence
 from analyzer.modes.architecture import auto_promotion, freight_label
-from analyzer.modes.common import coverage, duration_seconds, freight_relations, grouped_rows, rows_by, say, stage_apps
+from analyzer.modes.common import (coverage, duration_seconds, first_rows, freight_relations, grouped_rows, rows_by, say,
+                                   stage_apps)
 from analyzer.modes.output import Header, header
 from analyzer.rules.common import FAILED_PROMOTION, TERMINAL_PROMOTION, evidence, human_age, iso, since
 
@@ -120,12 +121,6 @@ class PromoteContext:
 # A report checks every Stage. What the checks read is worked out here for all Stages at once, in a
 # few polars operations memoized per Frames, so that one check is dict lookups over its own few rows.
 
-def _first_rows(frame: pl.DataFrame, keys: list[str]) -> dict[tuple, dict]:
-    """The first row of ``frame`` for each value of ``keys``."""
-    firsts = frame.unique(keys, keep="first", maintain_order=True)
-    return {tuple(r[k] for k in keys): r for r in firsts.iter_rows(named=True)}
-
-
 def _counts(frame: pl.DataFrame, keys: list[str]) -> dict[tuple, int]:
     return {tuple(r[:-1]): r[-1] for r in frame.group_by(keys).len().iter_rows()}
 
@@ -147,7 +142,7 @@ def _freight_in(frames, ns: str | None) -> list[dict]:
 
 def _freight_named(frames, ns: str | None, name: str) -> dict | None:
     """The first Freight called ``name`` in namespace ``ns``."""
-    firsts = frames.derived("promote-freight-by-name", lambda f: _first_rows(
+    firsts = frames.derived("promote-freight-by-name", lambda f: first_rows(
         _namespaced(f.freight).select(_FREIGHT_COLUMNS), ["namespace", "name"]))
     return firsts.get((ns, name))
 
@@ -196,7 +191,7 @@ def _newest_eligible_freight(frames) -> dict[tuple, dict]:
         candidates.filter((wanted.list.len().fill_null(0) == 0) | wanted.list.contains(pl.col("warehouse")))
         .sort(["created", "freight_row"], descending=[True, False])  # undated first, then the frame's order
     )
-    return _first_rows(newest_first, ["namespace", "stage"])
+    return first_rows(newest_first, ["namespace", "stage"])
 
 
 def _freight_status_times(frames, ns: str | None, freight: str, relation: str, stage: str | None) -> list:
@@ -237,9 +232,9 @@ def _build_stage_promotions(frames) -> _StagePromotions:
     keys = ["namespace", "stage"]
     return _StagePromotions(
         count=_counts(frames.promotions, keys),
-        active=_first_rows(active, keys),
+        active=first_rows(active, keys),
         active_count=_counts(active, keys),
-        last_finished=_first_rows(finished, [*keys, "freight"]),
+        last_finished=first_rows(finished, [*keys, "freight"]),
         stages_by_freight={(ns, freight): set(stages) for ns, freight, stages in started.iter_rows()},
     )
 
