@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,5 +51,15 @@ def analyze(
         frames = load_frames(bundle, settings or Settings(), ahead=ahead)
     finally:
         ahead.close()
+    _return_freed_memory()
     say("running the rules")
     return Analysis(frames, run_rules(frames, stage=stage, modes=modes), stage)
+
+
+def _return_freed_memory() -> None:
+    """glibc keeps the heap freed by parsing for reuse; what the rules and the report need
+    next is a different shape, so it is handed back (about 60 MB on the enterprise bundle)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass

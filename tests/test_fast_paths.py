@@ -165,3 +165,21 @@ def test_logs_picked_while_the_tarball_is_read_are_the_logs_read_after(synthetic
         assert picked.equals(logs_module.load_logs(bundle.logs))
     finally:
         ahead.close()
+
+
+def test_what_a_rules_run_derives_is_dropped_after_it_and_built_again_on_demand():
+    frames = analyze(REPO / "sample_bundles" / "poisoned-promotion").frames
+    builds: list[str] = []
+
+    def build(name):
+        return lambda _f: builds.append(name) or name
+
+    frames.derived("before", build("before"))
+    with frames.scratch():
+        frames.derived("before", build("before"))
+        frames.derived("inside", build("inside"))
+        frames.derived("inside", build("inside"))
+    frames.derived("before", build("before"))
+    frames.derived("inside", build("inside"))
+    assert builds == ["before", "inside", "inside"]
+    assert "argocd_signals.signals" not in frames.__dict__["_derived"], "the rules' own intermediates are gone"

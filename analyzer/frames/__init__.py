@@ -5,7 +5,9 @@ Rules read only :class:`Frames`; they never see files.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -99,6 +101,19 @@ class Frames:  # noqa: PLR0904  (cached_property needs a __dict__: not slots)
         if name not in cache:
             cache[name] = build(self)
         return cache[name]
+
+    @contextmanager
+    def scratch(self) -> Iterator[Frames]:
+        """Derived values first computed inside are dropped on leaving: what one pass shares
+        (the rules' classified failure texts of a large bundle are 100 MB or more) is not kept
+        for the rest of the run; a later pass that wants it builds it again."""
+        cache = self.__dict__.setdefault("_derived", {})
+        before = set(cache)
+        try:
+            yield self
+        finally:
+            for name in set(cache) - before:
+                del cache[name]
 
     @property
     def now(self) -> datetime:

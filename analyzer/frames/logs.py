@@ -542,8 +542,11 @@ def load_logs(logs: list[LogFile], *, every_line: bool = False, ahead: LogReadAh
         extra = _first_rows(logs, [i for i in range(len(logs)) if i not in have])
         if extra:
             rows = pl.concat([rows, *extra], how="vertical").sort("file", "line_no", maintain_order=True)
+    # Each row's file described by position (``file`` numbers the files from 0): the parsed
+    # columns are kept as they are, where a join would copy all of them once more.
+    described = files.drop("file")[rows.get_column("file")]
     return (
-        rows.join(files, on="file", how="left", maintain_order="left")
+        rows.hstack(described)
         .select(list(LOG_SCHEMA)).cast(LOG_SCHEMA)  # type: ignore[arg-type]
     )
 

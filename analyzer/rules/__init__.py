@@ -91,12 +91,13 @@ def run_rules(frames, stage: str | None = None, modes: tuple[str, ...] = ("diagn
     """
     load_builtin_rules()
     findings: list[Finding] = []
-    for r in REGISTRY.values():
-        if r.mode in modes:
-            findings.extend(_checked(r, r.fn(frames)))
-    for r in SUMMARIES.values():
-        if r.mode in modes:
-            findings.extend(_checked(r, r.fn(frames, tuple(findings))))
+    with frames.scratch():
+        for r in REGISTRY.values():
+            if r.mode in modes:
+                findings.extend(_checked(r, r.fn(frames)))
+        for r in SUMMARIES.values():
+            if r.mode in modes:
+                findings.extend(_checked(r, r.fn(frames, tuple(findings))))
     if stage is not None:
         findings = [f for f in findings if _touches_stage(f, stage)]
     return sorted(findings, key=sort_key)
