@@ -3053,7 +3053,7 @@ def scenario_pasted(out: Path) -> None:
     f3 = make_freight(cl, "v1.10.0", "jolly-narwhal", T - timedelta(hours=5), "Add entries.archived column")
     prod = StageSim(cl, "prod", "staging", project_created + timedelta(minutes=7))
     prod.promote(f1, f1.created + timedelta(hours=4))
-    p2 = prod.promote(f2, f2.created + timedelta(hours=5))
+    prod.promote(f2, f2.created + timedelta(hours=5))
     started = T - timedelta(minutes=47)
     steps = [
         (started + timedelta(seconds=1), started + timedelta(seconds=5), "Succeeded", None, 0),
