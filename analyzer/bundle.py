@@ -963,6 +963,12 @@ def _short(value: object) -> str:
         return type(value).__name__
 
 
+def unreadable(path: str, exc: OSError) -> Problem:
+    """A file left in place (in the bundle directory or the spool) that can no longer be read when
+    the frames want it: a gap, worded as when a file is unreadable while the input is listed."""
+    return Problem(path, f"unreadable: {_first_line(exc)}")
+
+
 def _first_line(exc: object) -> str:
     text = str(exc).strip().splitlines()
     return _printable(text[0] if text else type(exc).__name__)[:200]

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import tarfile
 import zlib
 
@@ -15,8 +16,10 @@ from click.testing import CliRunner
 from isal import igzip, isal_zlib
 
 import analyzer.bundle as bundle_module
+from analyzer.bundle import Limits, open_bundle
 from analyzer.cli import main
-from conftest import MANIFEST, k8s_list, stage, write_tar
+from analyzer.frames import load_frames
+from conftest import MANIFEST, REPO, k8s_list, stage, write_tar
 
 
 def run(*args: str):
@@ -229,3 +232,20 @@ def test_unknown_report_extension(minimal_bundle, tmp_path):
     result = run("report", str(minimal_bundle), "-o", str(tmp_path / "r.pdf"))
     assert result.exit_code == 2
     assert "unknown report extension" in one_line_error(result)
+
+
+def test_files_gone_from_a_bundle_directory_after_it_was_listed_become_gaps(tmp_path):
+    """Objects and logs are read from a bundle directory when the frames want them, not when it is
+    listed: one removed in between is a gap like any unreadable file, and the rest is analysed."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(REPO / "sample_bundles" / "healthy-pipeline", copy)
+    bundle = open_bundle(copy, limits=Limits())
+    pods = next(d for d in bundle.resource_documents("pods"))
+    log = bundle.logs[0]
+    (copy / pods.path).unlink()
+    (copy / log.path).unlink()
+    frames = load_frames(bundle)
+    causes = dict(zip(frames.gaps.get_column("source").to_list(), frames.gaps.get_column("detail").to_list()))
+    assert causes.get(pods.path, "").startswith("unreadable:"), causes
+    assert causes.get(log.path, "").startswith("unreadable:"), causes
+    assert frames.stages.height > 0

@@ -157,10 +157,12 @@ def load_frames(bundle: Bundle, settings: Settings | None = None, ahead: LogRead
     problems: list[Problem] = list(bundle.problems)
     # The logs are read on a second thread while the objects load on this one: both are
     # mostly polars work, which runs without the interpreter lock, so two cores share it.
+    log_problems: list[Problem] = []  # the other thread's, added after this one's so their order is fixed
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gitops-master-logs") as pool:
-        logs = pool.submit(load_logs, bundle.logs, ahead=ahead)
+        logs = pool.submit(load_logs, bundle.logs, ahead=ahead, problems=log_problems)
         loaded = {name: load_kind(spec, bundle.resource_documents(spec.resource), problems) for name, spec in SPECS.items()}
         log_frame = logs.result()
+    problems.extend(log_problems)
     freight_status = kargo.freight_status(bundle.resource_documents(kargo.FREIGHT.resource), problems)
     containers = core.containers(loaded["pods"])
     versions = detect(containers, loaded["stages"], loaded["applications"])

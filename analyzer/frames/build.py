@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 import orjson
 import polars as pl
 
-from analyzer.bundle import Document, Problem
+from analyzer.bundle import Document, Problem, unreadable
 
 String = pl.String
 Int = pl.Int64
@@ -105,7 +105,7 @@ class KindSpec:
 def load_kind(spec: KindSpec, documents: Sequence[Document], problems: list[Problem]) -> pl.DataFrame:
     item = pl.Struct(spec.schema)
     parts: list[pl.DataFrame] = []
-    for group in _groups(documents):
+    for group in _groups(documents, problems):
         if isinstance(group, _Large):
             parts.extend(_load_large(spec, item, group.path, group.data, problems))
             continue
@@ -167,11 +167,15 @@ def _load_large(spec: KindSpec, item: pl.Struct, path: str, data: bytes, problem
     return parts
 
 
-def _groups(documents: Sequence[Document]) -> Iterator[list[tuple[str, bytes]] | _Large]:
+def _groups(documents: Sequence[Document], problems: list[Problem]) -> Iterator[list[tuple[str, bytes]] | _Large]:
     group: list[tuple[str, bytes]] = []
     size = 0
     for doc in documents:
-        data = doc.data
+        try:
+            data = doc.data
+        except OSError as exc:  # left in the bundle directory, and gone or changed since it was listed
+            problems.append(unreadable(doc.path, exc))
+            continue
         if len(data) > 2 * GROUP_BYTES and _cuttable(data):
             yield _Large(doc.path, data)
             continue
@@ -302,7 +306,7 @@ def parse_documents(documents: Sequence[Document], problems: list[Problem]) -> l
     for doc in documents:
         try:
             parsed = orjson.loads(doc.data)
-        except orjson.JSONDecodeError:
+        except (orjson.JSONDecodeError, OSError):
             continue  # load_kind has already reported it
         items = parsed.get("items") if isinstance(parsed, dict) else None
         if items is None and isinstance(parsed, dict) and "metadata" in parsed:

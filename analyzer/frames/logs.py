@@ -44,10 +44,11 @@ import itertools
 import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import polars as pl
 
-from analyzer.bundle import LogFile, OnDisk
+from analyzer.bundle import LogFile, OnDisk, Problem, unreadable
 from analyzer.frames.build import in_range, utc
 
 LOG_SCHEMA = {
@@ -464,14 +465,18 @@ def _first_row(log: LogFile, file: int) -> pl.DataFrame | None:
     return None
 
 
-def _first_rows(logs: list[LogFile], missing: list[int]) -> list[pl.DataFrame]:
+def _first_rows(logs: list[LogFile], missing: list[int], problems: list[Problem] | None) -> list[pl.DataFrame]:
     """The first row of each file in ``missing``: the first lines of all of them in one parse,
     file by file only for a file whose first lines hold no row."""
     heads = []
+    readable = []
     for i in missing:
-        first = next(_numbered(logs[i]), None)
-        if first is not None:
-            heads.append(first.head(64).with_columns(pl.lit(i, pl.Int64).alias("file")))
+        with _unreadable_to(problems, logs[i]):
+            first = next(_numbered(logs[i]), None)
+            readable.append(i)
+            if first is not None:
+                heads.append(first.head(64).with_columns(pl.lit(i, pl.Int64).alias("file")))
+    missing = readable
     found: list[pl.DataFrame] = []
     done: set[int] = set()
     if heads:
@@ -479,7 +484,11 @@ def _first_rows(logs: list[LogFile], missing: list[int]) -> list[pl.DataFrame]:
         if parsed.height:
             found.append(parsed.group_by("file", maintain_order=True).head(1).select(parsed.columns))
             done = set(parsed.get_column("file").unique().to_list())
-    found.extend(row for i in missing if i not in done and (row := _first_row(logs[i], i)) is not None)
+    for i in missing:
+        if i not in done:
+            with _unreadable_to(problems, logs[i]):
+                if (row := _first_row(logs[i], i)) is not None:
+                    found.append(row)
     return found
 
 
@@ -518,9 +527,11 @@ class LogReadAhead:
         self._jobs.clear()
 
 
-def load_logs(logs: list[LogFile], *, every_line: bool = False, ahead: LogReadAhead | None = None) -> pl.DataFrame:
+def load_logs(logs: list[LogFile], *, every_line: bool = False, ahead: LogReadAhead | None = None,
+              problems: list[Problem] | None = None) -> pl.DataFrame:
     """The kept lines of every file (see the module's docstring); ``every_line``: all of them.
-    ``ahead``: where the kept lines of some files were already picked."""
+    ``ahead``: where the kept lines of some files were already picked. A file that can no longer
+    be read is a problem in ``problems`` (the lines read before stay); without it, an error."""
     if not logs:
         return pl.DataFrame(schema=LOG_SCHEMA)
     files = pl.DataFrame(
@@ -535,11 +546,11 @@ def load_logs(logs: list[LogFile], *, every_line: bool = False, ahead: LogReadAh
         schema={"file": pl.Int64, "source": pl.String, "namespace": pl.String, "pod": pl.String,
                 "container": pl.String, "previous": pl.Boolean},
     ).with_columns(component_expr(pl.col("pod")).alias("component"))
-    parsed = [_parse(lines) for lines in _batches(_kept_lines(logs, every_line, ahead))]
+    parsed = [_parse(lines) for lines in _batches(_kept_lines(logs, every_line, ahead, problems))]
     rows = pl.concat(parsed, how="vertical") if parsed else _parse(_no_lines())
     if not every_line:
         have = set(rows.get_column("file").unique().to_list())
-        extra = _first_rows(logs, [i for i in range(len(logs)) if i not in have])
+        extra = _first_rows(logs, [i for i in range(len(logs)) if i not in have], problems)
         if extra:
             rows = pl.concat([rows, *extra], how="vertical").sort("file", "line_no", maintain_order=True)
     # Each row's file described by position (``file`` numbers the files from 0): the parsed
@@ -551,12 +562,25 @@ def load_logs(logs: list[LogFile], *, every_line: bool = False, ahead: LogReadAh
     )
 
 
-def _kept_lines(logs: list[LogFile], every_line: bool, ahead: LogReadAhead | None = None) -> Iterator[pl.DataFrame]:
+def _kept_lines(logs: list[LogFile], every_line: bool, ahead: LogReadAhead | None,
+                problems: list[Problem] | None) -> Iterator[pl.DataFrame]:
     """The kept lines (``line_no``, ``line``, ``file``) of each slice of each file."""
     for i, log in enumerate(logs):
-        picked = ahead.kept(log) if ahead is not None and not every_line else None
-        for kept in _numbered(log) if every_line else picked if picked is not None else _kept_slices(log):
-            yield kept.with_columns(pl.lit(i, pl.Int64).alias("file"))
+        with _unreadable_to(problems, log):
+            picked = ahead.kept(log) if ahead is not None and not every_line else None
+            for kept in _numbered(log) if every_line else picked if picked is not None else _kept_slices(log):
+                yield kept.with_columns(pl.lit(i, pl.Int64).alias("file"))
+
+
+@contextmanager
+def _unreadable_to(problems: list[Problem] | None, log: LogFile) -> Iterator[None]:
+    """A log left in the bundle directory, gone or changed since it was listed: a problem, not an abort."""
+    try:
+        yield
+    except OSError as exc:
+        if problems is None:
+            raise
+        problems.append(unreadable(log.path, exc))
 
 
 def _kept_slices(log: LogFile) -> Iterator[pl.DataFrame]:
