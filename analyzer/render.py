@@ -327,13 +327,14 @@ def mode_sections(analysis: Analysis) -> ModeSections:
     stages = analysis.frames.stages.filter(~pl.col("control_flow"))
     if analysis.stage:
         stages = stages.filter(pl.col("name") == analysis.stage)
-    pairs = sorted(set(stages.select("namespace", "name").iter_rows()))
+    # A pasted Stage may have no namespace: it sorts first and is checked by its name alone.
+    pairs = sorted(set(stages.select("namespace", "name").iter_rows()), key=lambda p: (p[0] is not None, p[0] or "", p[1]))
     repeated = {name for name, count in Counter(name for _ns, name in pairs).items() if count > 1}
     for namespace, name in pairs:
         # A name several projects use is shown and checked with its project.
         shown = f"{namespace}/{name}" if name in repeated else name
         try:
-            pc = promote_check(analysis, f"{namespace}/{name}")
+            pc = promote_check(analysis, name if namespace is None else f"{namespace}/{name}")
         except PromoteError as exc:
             verdicts.append(PromoteVerdict(shown, "ERROR", "", str(exc), None))
             continue

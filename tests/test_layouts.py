@@ -7,8 +7,10 @@ from datetime import datetime, timezone
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from analyzer.bundle import open_bundle
+from analyzer.cli import main
 from analyzer.frames import load_frames
 from conftest import MANIFEST, k8s_list, stage, write_tar
 
@@ -138,3 +140,20 @@ def test_kargo_version_from_shape_when_no_image(tmp_path):
     versions = load_frames(open_bundle(tmp_path)).versions
     assert versions.kargo.assumed and versions.kargo.version == (1, 4, 0)
     assert "status.phase" in versions.kargo.evidence
+
+
+def test_report_of_pasted_stages_with_and_without_a_namespace(tmp_path):
+    """A Stage pasted without its metadata.namespace is checked by its name, next to one that has one."""
+    dev, bare = stage("dev"), stage("qa")
+    del bare["metadata"]["namespace"]
+    for s in (dev, bare):  # a Stage that deploys (no steps: control flow, which promote-check skips)
+        s["spec"]["promotionTemplate"] = {"spec": {"steps": [{"uses": "argocd-update",
+                                                              "config": {"apps": [{"name": f"guestbook-{s['metadata']['name']}"}]}}]}}
+    pasted = tmp_path / "stages.json"
+    pasted.write_text(json.dumps({"kind": "List", "apiVersion": "v1", "items": [dev, bare]}))
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["report", str(pasted), "-o", str(report)])
+    assert result.exit_code in (0, 1, 3), result.output
+    checks = {c["stage"]: c for c in json.loads(report.read_text())["promote_checks"]}
+    assert set(checks) == {"dev", "qa"}
+    assert checks["qa"]["verdict"] != "ERROR", checks["qa"]
