@@ -11,6 +11,8 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import click
@@ -106,6 +108,9 @@ def cap_option_list():
     ]
 
 
+DEBUG_OPTION = click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors.")
+
+
 def cap_options(fn):
     for option in reversed(cap_option_list()):
         fn = option(fn)
@@ -124,7 +129,7 @@ def common_options(fn):
                      help="Override a rule threshold, e.g. operation_stuck_after=45m (repeatable; "
                           "`gitops-master thresholds` lists them)."),
         *cap_option_list(),
-        click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks of internal errors."),
+        DEBUG_OPTION,
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -204,21 +209,29 @@ def _internal_error(exc: BaseException, path: str, debug: bool) -> Failure:
                    "(run with --debug for the traceback)")
 
 
-def _run(command: str, fmt: str, output: str | None, debug: bool, **kwargs) -> None:
-    from analyzer.render import render_analysis
-
-    progress = Progress()
+@contextmanager
+def _one_line_errors(path: str, debug: bool) -> Iterator[None]:
+    """Whatever goes wrong inside ends in one line with exit code 2: the input's own error as the
+    library words it, anything else as an internal error (polars panics are BaseExceptions)."""
     try:
-        analysis = _analyze(**kwargs, progress=progress)
-        progress(f"rendering {fmt}")
-        _emit(render_analysis(analysis, fmt, command=command), output)
-        progress.done()
+        yield
     except BundleError as exc:
         raise Failure(str(exc)) from None
     except (KeyboardInterrupt, click.ClickException):
         raise
-    except BaseException as exc:  # noqa: BLE001 (polars panics are BaseExceptions)
-        raise _internal_error(exc, kwargs["path"], debug) from None
+    except BaseException as exc:  # noqa: BLE001
+        raise _internal_error(exc, path, debug) from None
+
+
+def _run(command: str, fmt: str, output: str | None, debug: bool, **kwargs) -> None:
+    from analyzer.render import render_analysis
+
+    progress = Progress()
+    with _one_line_errors(kwargs["path"], debug):
+        analysis = _analyze(**kwargs, progress=progress)
+        progress(f"rendering {fmt}")
+        _emit(render_analysis(analysis, fmt, command=command), output)
+        progress.done()
     sys.exit(analysis.exit_code)
 
 
@@ -327,19 +340,14 @@ def _mode(command: str, fmt: str | None, output: str | None, debug: bool, build,
     fmt = fmt or (format_for_path(output) if output else None) or "text"
     if fmt not in MODE_FORMATS:
         raise Failure(f"{command} writes {', '.join(MODE_FORMATS)}; not {fmt}")
-    try:
-        context, template = build(_analyze(**kwargs))
-        _emit(render_mode(context, template, fmt), output)
-    except BundleError as exc:
-        raise Failure(str(exc)) from None
-    except (KeyboardInterrupt, click.ClickException):
-        raise
-    except ValueError as exc:  # the library's own "no such Stage" and argument errors
-        if debug:
-            traceback.print_exc()
-        raise Failure(str(exc)) from None
-    except BaseException as exc:  # noqa: BLE001 (polars panics are BaseExceptions)
-        raise _internal_error(exc, kwargs["path"], debug) from None
+    with _one_line_errors(kwargs["path"], debug):
+        try:
+            context, template = build(_analyze(**kwargs))
+            _emit(render_mode(context, template, fmt), output)
+        except ValueError as exc:  # the library's own "no such Stage" and argument errors
+            if debug:
+                traceback.print_exc()
+            raise Failure(str(exc)) from None
     sys.exit(context.exit_code)
 
 
@@ -501,7 +509,8 @@ def ask(text, bundle, run_it, fmt):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: one line per value; json: an object with every find.")
 @cap_options
-def scan(path, fmt, **caps):
+@DEBUG_OPTION
+def scan(path, fmt, debug, **caps):
     """Find secret-looking content in a bundle; exit 1 when there is any.
 
     Uses collector.sh's redaction rules plus values of Secret objects, cloud
@@ -516,14 +525,8 @@ def scan(path, fmt, **caps):
     """
     from analyzer.secrets import content_skipped, scan_bundle, summarize
 
-    try:
+    with _one_line_errors(path, debug):
         result = scan_bundle(path, _limits(**caps))
-    except BundleError as exc:
-        raise Failure(str(exc)) from None
-    except (KeyboardInterrupt, click.ClickException):
-        raise
-    except BaseException as exc:  # noqa: BLE001 (as in _run: one line, never a traceback)
-        raise _internal_error(exc, path, debug=False) from None
     unscanned = [p for p in result.skipped if content_skipped(p)]
     for problem in result.skipped:
         click.echo(terminal_safe(f"gitops-master: not scanned: {problem.path}: {problem.message}"), err=True)
@@ -557,7 +560,8 @@ def scan(path, fmt, **caps):
 @click.option("--mapping", metavar="FILE",
               help="Also write token -> original value here (JSON, mode 0600). Keep it apart from the bundle.")
 @cap_options
-def redact(path, output, mapping, **caps):
+@DEBUG_OPTION
+def redact(path, output, mapping, debug, **caps):
     """Write a copy of a bundle with every secret-looking value replaced.
 
     For a support engineer before passing a bundle on. Takes a bundle .tar.gz
@@ -575,16 +579,11 @@ def redact(path, output, mapping, **caps):
     """
     from analyzer.secrets import redact_bundle
 
-    try:
-        result = redact_bundle(path, output, _limits(**caps), mapping=mapping)
-    except BundleError as exc:
-        raise Failure(str(exc)) from None
-    except OSError as exc:
-        raise Failure(f"{exc.filename or output}: cannot write ({exc.strerror or exc})") from None
-    except (KeyboardInterrupt, click.ClickException):
-        raise
-    except BaseException as exc:  # noqa: BLE001 (as in _run: one line, never a traceback)
-        raise _internal_error(exc, path, debug=False) from None
+    with _one_line_errors(path, debug):
+        try:
+            result = redact_bundle(path, output, _limits(**caps), mapping=mapping)
+        except OSError as exc:
+            raise Failure(f"{exc.filename or output}: cannot write ({exc.strerror or exc})") from None
     for problem in result.dropped:
         click.echo(terminal_safe(f"gitops-master: left out: {problem.path}: {problem.message}"), err=True)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.counts.items())) or "none"
