@@ -116,14 +116,9 @@ def grouped_rows(frame: pl.DataFrame, keys) -> dict[tuple, list[dict]]:
 
 def freight_relations(frames, relation: str) -> dict[tuple[str, str], list[dict]]:
     """(namespace, stage) -> the Freight rows of ``relation`` (currentlyIn, verifiedIn, ...), newest first."""
-    def build(f) -> dict[tuple[str, str], list[dict]]:
-        out: dict[tuple[str, str], list[dict]] = {}
-        frame = f.freight_status.filter(pl.col("relation") == relation).sort("at", descending=True, maintain_order=True)
-        for r in frame.iter_rows(named=True):
-            out.setdefault((r["namespace"], r["stage"]), []).append(r)
-        return out
-
-    return frames.derived(f"freight-relations:{relation}", build)
+    return frames.derived(f"freight-relations:{relation}", lambda f: grouped_rows(
+        f.freight_status.filter(pl.col("relation") == relation).sort("at", descending=True, maintain_order=True),
+        ("namespace", "stage")))
 
 
 def covered_namespaces(frames) -> set[str]:

@@ -639,13 +639,7 @@ def post_checks(frames, ns: str, s: dict, freight: str | None, bundle: str) -> t
 # ------------------------------------------------------------------ assembly
 
 def _stages_by_name(frames) -> dict[str, list[dict]]:
-    def build(f) -> dict[str, list[dict]]:
-        out: dict[str, list[dict]] = {}
-        for row in f.stages.iter_rows(named=True):
-            out.setdefault(row["name"], []).append(row)
-        return out
-
-    return frames.derived("stages-by-name", build)
+    return frames.derived("stages-by-name", lambda f: {name: rows for (name,), rows in grouped_rows(f.stages, ("name",)).items()})
 
 
 def promote_check(analysis, stage: str, freight: str | None = None) -> PromoteContext:
