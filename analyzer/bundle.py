@@ -462,21 +462,21 @@ def _walk_tar(p: Path, shown: str, limits: Limits, wanted: Callable[[str], bool]
                     yield Problem(_printable(rel), f"skipped: {member.size} bytes, over the {limits.max_file_bytes}-byte cap (--max-file-size)")
                     continue
                 fh = tar.extractfile(member)
-                file = None
-                file, offset = None, 0
+                file, offset, size = None, 0, member.size
                 if spool is not None and spooled is not None and fh and spooled(rel, member.size):
-                    file, offset, _size = spool.write(_copy_chunks(fh, member.size))
+                    # What was written, not what the header announced: a window never runs into the next member.
+                    file, offset, size = spool.write(_copy_chunks(fh, member.size))
                     data = b""
                     if watch is not None and watch.wants(rel):
                         spool.done()
-                        watch.spooled(rel, OnDisk(file, offset, member.size, spool))
+                        watch.spooled(rel, OnDisk(file, offset, size, spool))
                 else:
                     data = fh.read(member.size) if fh else b""
                 if rel in seen:
                     yield Problem(_printable(rel), "duplicate archive member: the later copy was used")
                 seen.add(rel)
                 read += 1
-                yield Member(rel, data, member.mode & 0o777, float(member.mtime), file, member.size, offset)
+                yield Member(rel, data, member.mode & 0o777, float(member.mtime), file, size, offset)
                 # tarfile keeps every header it has read; a single pass needs none of them again.
                 tar.members.clear()
             # The gzip trailer's checksum is checked only at the end of the stream, past the

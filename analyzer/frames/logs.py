@@ -48,7 +48,7 @@ from contextlib import contextmanager
 
 import polars as pl
 
-from analyzer.bundle import LogFile, OnDisk, Problem, unreadable
+from analyzer.bundle import LOG_RE, LogFile, OnDisk, Problem, unreadable
 from analyzer.frames.build import in_range, utc
 
 LOG_SCHEMA = {
@@ -498,14 +498,16 @@ class LogReadAhead:
     still being inflated: the two overlap on two cores instead of one waiting for the other.
     What :func:`load_logs` then finds here it does not read again."""
 
-    _LOG_PATH = re.compile(r"(?:^|/)cluster-resources/pods/logs/[^/]+/[^/]+/[^/]+\.log$")
+    # A log as the bundle reader files it (LOG_RE), under the tarball's top directory if it has one.
+    _LOG_PATH = re.compile(r"(?:^|/)" + LOG_RE.pattern.lstrip("^"))
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gitops-master-read-ahead")
         self._jobs: dict[tuple[str, int, int], Future] = {}
 
     def wants(self, path: str) -> bool:
-        return self._LOG_PATH.search(path) is not None
+        found = self._LOG_PATH.search(path)
+        return found is not None and not found.group(3).endswith("-logs-errors")  # the reader skips those
 
     def spooled(self, path: str, member: OnDisk) -> None:
         log = LogFile(path, "", "", "", False, file=member.file, offset=member.offset, size=member.size, keep=member.keep)
