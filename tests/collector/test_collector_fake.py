@@ -122,7 +122,7 @@ if resource == "--raw" and prometheus and "/proxy/" in args[2]:
     answers = json.loads(os.environ["FAKE_PROM_ANSWERS"])
     if args[2] in answers:
         finish(0, answers[args[2]])
-    svc = args[2].split("/services/")[1].split("/")[0]
+    svc = args[2].split("/services/")[1].split("/")[0].split(":")[0]  # the API server names the Service, not the port
     finish(1, "", 'Error from server (ServiceUnavailable): no endpoints available for service "%s"\n' % svc)
 if resource == "--raw":
     finish(0, json.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
@@ -676,9 +676,10 @@ RANCHER_TARGETS = [
 
 def _prometheus_env(**extra: str) -> dict:
     answers = {
-        _targets_path("guestbook", "prometheus-operated:9090"): _prometheus_answer(GUESTBOOK_TARGETS),
+        _targets_path("guestbook", "kps-prometheus:9090"): _prometheus_answer(GUESTBOOK_TARGETS),
         _targets_path("cattle-monitoring-system", "rancher-monitoring-prometheus:8081"): _prometheus_answer(RANCHER_TARGETS),
-        # kps-prometheus has no endpoints: the fake answers 503
+        # guestbook's prometheus-operated has no endpoints: the fake answers 503. It is asked after
+        # kps-prometheus (Services are asked in name order), so the failure recorded is not the first call.
     }
     return dict(FAKE_PROMETHEUS="1", FAKE_PROM_SERVICES=json.dumps(PROM_SERVICES), FAKE_PROM_ANSWERS=json.dumps(answers), **extra)
 
@@ -726,11 +727,11 @@ def test_prometheus_targets_through_the_service_proxy(fake):
     rel = "cluster-resources/custom-resources/prometheustargets.bundle.gitops-master.io/guestbook.json"
     guestbook = by_id["prometheustargets.bundle.gitops-master.io/guestbook"]
     assert guestbook["status"] == "partial" and guestbook["exit_code"] != 0 and guestbook["output"] == rel
-    assert guestbook["argv"][3] == _targets_path("guestbook", "kps-prometheus:9090"), "the argv of the call that failed"
+    assert guestbook["argv"][3] == _targets_path("guestbook", "prometheus-operated:9090"), "the argv of the call that failed"
     assert "no endpoints available" in guestbook["stderr"]
     assert guestbook["bytes"] == len(files[rel]) and guestbook["sha256"] == hashlib.sha256(files[rel]).hexdigest()
     doc = json.loads(files[rel])
-    assert [i["metadata"]["name"] for i in doc["items"]] == ["prometheus-operated"]
+    assert [i["metadata"]["name"] for i in doc["items"]] == ["kps-prometheus"]
     response = doc["items"][0]["response"]
     assert [t["health"] for t in response["data"]["activeTargets"]] == ["up", "down"]
     # redacted like every other output
