@@ -222,12 +222,29 @@ def _stage_states(stages: pl.DataFrame) -> pl.DataFrame:
 # ------------------------------------------------------------------ output
 
 
+class _BestEffortBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """A cache that cannot be read or written any more (a full disk, its directory removed) is
+    skipped: the templates compile again, the report is unaffected."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
 @functools.cache
 def bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs (compiling them is a good part of a small report's time),
     in jinja2's per-user directory, which it creates private and checks is ours; none if it cannot."""
     try:
-        return jinja2.FileSystemBytecodeCache()
+        return _BestEffortBytecodeCache()
     except (OSError, RuntimeError):
         return None
 

@@ -116,3 +116,13 @@ def test_junit_survives_control_characters(tmp_path):
     root = ET.fromstring(output("diagnose", str(bundle), "--format", "junit"))
     failure = root.find(".//failure")
     assert failure is not None and "& <tags>" in failure.get("message")
+
+
+def test_a_template_cache_that_cannot_be_written_is_skipped(tmp_path):
+    import jinja2
+
+    from analyzer.render import _BestEffortBytecodeCache
+
+    cache = _BestEffortBytecodeCache(str(tmp_path / "removed since"))  # writing into it fails
+    env = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ 1 + 1 }}"}), bytecode_cache=cache)
+    assert env.get_template("t").render() == "2"
