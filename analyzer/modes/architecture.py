@@ -121,9 +121,17 @@ def freight_label(frames, namespace: str, name: str | None) -> str:
     return f"{alias} ({name[:7]})" if alias else (name[:7] if len(name) == 40 else name)
 
 
-def build_architecture(frames, stage_filter: str | None = None) -> Architecture:
+def verification_jobs_by_stage(frames) -> dict[tuple[str, str], list[dict]]:
+    """(namespace, Stage) -> its verification Jobs' ServiceAccounts, templates and commands;
+    a pasted Stage without a namespace has none."""
     from analyzer.rules.setup_lint import verification_jobs  # the lint rules own the Job lookup
 
+    return frames.derived("verification-jobs-by-stage", lambda f: grouped_rows(
+        verification_jobs(f).filter(pl.col("namespace").is_not_null() & pl.col("stage").is_not_null()),
+        ("namespace", "stage")))
+
+
+def build_architecture(frames, stage_filter: str | None = None) -> Architecture:
     described = describe_apps(frames).select(
         pl.col("namespace").alias("app_namespace"), pl.col("name").alias("app_name"), "app_class", "auto_sync",
         "authorized_stage", "dest_namespace", pl.lit(True).alias("in_bundle"))
@@ -131,7 +139,7 @@ def build_architecture(frames, stage_filter: str | None = None) -> Architecture:
         pl.col("app_class").fill_null("simple"), pl.col("in_bundle").fill_null(False))
     # Every lookup the trees make, grouped once: per Stage for apps and Jobs, per project for the rest.
     apps_of = grouped_rows(apps, ("namespace", "stage"))
-    jobs_of = grouped_rows(verification_jobs(frames), ("namespace", "stage"))
+    jobs_of = verification_jobs_by_stage(frames)
     stages_of = grouped_rows(frames.stages.sort("name", maintain_order=True), ("namespace",))
     warehouses_of = grouped_rows(frames.warehouses.sort("name", maintain_order=True), ("namespace",))
     projects = []

@@ -28,7 +28,7 @@ import polars as pl
 
 from analyzer.findings import Evidence
 from analyzer.modes.apps import describe_apps
-from analyzer.modes.architecture import freight_label
+from analyzer.modes.architecture import freight_label, verification_jobs_by_stage
 from analyzer.modes.common import BUILTIN_GROUPS, coverage, freight_relations, rows_by, say, stage_apps
 from analyzer.modes.output import Header, header
 from analyzer.modes.rbac import RbacChecklist, checklist, script_needs
@@ -220,17 +220,6 @@ def _names_by_namespace(frames, name: str) -> dict[str, list]:
         return {ns: g["names"] for ns, g in _grouped(getattr(f, name), ("namespace",), names=pl.col("name")).items()}
 
     return frames.derived(f"verify-names-by-namespace:{name}", build)
-
-
-def _jobs_by_stage(frames) -> dict[tuple[str, str], list[dict]]:
-    """(namespace, Stage) -> its verification Jobs' ServiceAccounts, templates and commands."""
-    from analyzer.rules.setup_lint import verification_jobs  # the lint rules own the Job lookup
-
-    def build(f) -> dict:
-        jobs = verification_jobs(f)
-        return {key: g["jobs"] for key, g in _grouped(jobs, ("namespace", "stage"), jobs=pl.struct(jobs.columns)).items()}
-
-    return frames.derived("verify-jobs-by-stage", build)
 
 
 # ------------------------------------------------------------------ scope
@@ -651,7 +640,7 @@ def check_functional(frames, scope: Scope) -> tuple[list[Check], list[RbacCheckl
     run = _current_run(frames, scope)
     succeeded = run is not None and run["phase"] == "Successful"
     checklists = []
-    for j in _jobs_by_stage(frames).get((scope.namespace, s["name"]), []):
+    for j in verification_jobs_by_stage(frames).get((scope.namespace, s["name"]), []):
         runs = [run["run"]] if run and run["run"] else []
         cl = checklist(frames, scope.namespace, j["service_account"], j["templates"], j["script"], runs)
         checklists.append(cl)
