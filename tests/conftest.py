@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import tarfile
 from pathlib import Path
@@ -98,3 +99,5 @@ def corpus_dir(tmp_path_factory):
     mod.remove_tree(out)  # one directory is deeper than shutil.rmtree recurses
 
 
+# The one GET collector.sh sends through a Prometheus Service's proxy.
+PROMETHEUS_TARGETS_PATH = re.compile(r"^/api/v1/namespaces/[a-z0-9-]+/services/[a-z0-9-]+:[0-9]+/proxy/api/v1/targets\?state=active$")

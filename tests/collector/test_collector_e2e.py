@@ -40,8 +40,9 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.frames.platform import PROMETHEUS_TARGET_RESOURCE as PROM_TARGETS
 from analyzer.serve import BundleServer
-from tests.conftest import REPO, expectation_for, sample_paths
+from tests.conftest import PROMETHEUS_TARGETS_PATH, REPO, expectation_for, sample_paths
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["sh", "-c", "command -v kubectl"], capture_output=True, check=False).returncode != 0,
@@ -346,8 +347,6 @@ def test_denied_resource_is_a_gap_not_an_absence(tmp_path):
     assert keys - {("collection-gap", "AnalysisRun", "kargo-demo", "*")} == finding_keys(original)
 
 
-PROM_TARGETS = "prometheustargets.bundle.gitops-master.io"
-PROM_TARGETS_PATH = re.compile(r"^/api/v1/namespaces/[a-z0-9-]+/services/[a-z0-9-]+:[0-9]+/proxy/api/v1/targets\?state=active$")
 
 
 def verify_check(path: Path, stage: str, ident: str, at: str) -> dict:
@@ -381,7 +380,7 @@ def test_prometheus_targets_round_trip(round_trip):
     assert [c["id"] for c in commands(run) if c["id"].startswith(PROM_TARGETS)] == [f"{PROM_TARGETS}/guestbook-dev"]
     # asked with GETs of the one proxied path (kubectl adds its --request-timeout to the query)
     proxied = [(m, re.sub(r"&timeout=\d+s$", "", p), s) for m, p, s in run.requests if "/proxy/" in p]
-    assert proxied and all(m == "GET" and PROM_TARGETS_PATH.match(p) and s == 200 for m, p, s in proxied), proxied
+    assert proxied and all(m == "GET" and PROMETHEUS_TARGETS_PATH.match(p) and s == 200 for m, p, s in proxied), proxied
     at = original["bundle"]["reference_time"]
     for path in (sample, run.bundle):
         check = verify_check(path, "dev", "prometheus", at)

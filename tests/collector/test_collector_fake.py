@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from analyzer.frames.platform import PROMETHEUS_TARGET_RESOURCE as TARGETS
+from tests.conftest import PROMETHEUS_TARGETS_PATH
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "collector.sh"
 READ_VERBS = {"get", "logs", "version", "api-resources", "api-versions", "auth"}
@@ -630,7 +633,6 @@ def test_kubectl_missing_everywhere_still_writes_a_bundle_when_namespaces_are_gi
 # Prometheus scrape targets through the service proxy
 # --------------------------------------------------------------------------
 
-TARGETS_PATH = re.compile(r"^/api/v1/namespaces/[a-z0-9-]+/services/[a-z0-9-]+:[0-9]+/proxy/api/v1/targets\?state=active$")
 # namespace, name, operated-prometheus, app.kubernetes.io/name, app, component, ports
 PROM_SERVICES = [
     ["guestbook", "prometheus-operated", "true", "", "", "", "web:9090 "],
@@ -701,17 +703,17 @@ def test_prometheus_targets_through_the_service_proxy(fake):
     raw = [c["argv"] for c in fake.calls() if "--raw" in c["argv"]]
     assert all(a[:2] == ["get", "--raw"] for a in raw)
     proxied = sorted(a[2] for a in raw if a[2] != "/apis")
-    assert all(TARGETS_PATH.match(p) for p in proxied), proxied
+    assert all(PROMETHEUS_TARGETS_PATH.match(p) for p in proxied), proxied
     assert proxied == sorted([_targets_path("cattle-monitoring-system", "rancher-monitoring-prometheus:8081"),
                               _targets_path("guestbook", "kps-prometheus:9090"),
                               _targets_path("guestbook", "prometheus-operated:9090")])
     ids = [c["id"] for c in manifest["commands"] if c["id"].startswith("prometheustargets.")]
-    assert sorted(ids) == ["prometheustargets.bundle.gitops-master.io/cattle-monitoring-system",
-                           "prometheustargets.bundle.gitops-master.io/guestbook"]
+    assert sorted(ids) == [f"{TARGETS}/cattle-monitoring-system",
+                           f"{TARGETS}/guestbook"]
 
     # One Service answered unchanged (the commas and escaped quotes inside strings survive the line splitting).
-    rel = "cluster-resources/custom-resources/prometheustargets.bundle.gitops-master.io/cattle-monitoring-system.json"
-    rancher = by_id["prometheustargets.bundle.gitops-master.io/cattle-monitoring-system"]
+    rel = f"cluster-resources/custom-resources/{TARGETS}/cattle-monitoring-system.json"
+    rancher = by_id[f"{TARGETS}/cattle-monitoring-system"]
     assert rancher["status"] == "ok" and rancher["output"] == rel and rancher["optional"] is False
     assert rancher["argv"][:3] == ["kubectl", "get", "--raw"]
     assert rancher["argv"][3] == _targets_path("cattle-monitoring-system", "rancher-monitoring-prometheus:8081")
@@ -724,8 +726,8 @@ def test_prometheus_targets_through_the_service_proxy(fake):
     assert len(files[rel].splitlines()) > 5, "a one-line answer is split before redaction"
 
     # Two Services in guestbook: one answered, one refused. The answer is kept, the failure recorded (partial, a gap).
-    rel = "cluster-resources/custom-resources/prometheustargets.bundle.gitops-master.io/guestbook.json"
-    guestbook = by_id["prometheustargets.bundle.gitops-master.io/guestbook"]
+    rel = f"cluster-resources/custom-resources/{TARGETS}/guestbook.json"
+    guestbook = by_id[f"{TARGETS}/guestbook"]
     assert guestbook["status"] == "partial" and guestbook["exit_code"] != 0 and guestbook["output"] == rel
     assert guestbook["argv"][3] == _targets_path("guestbook", "prometheus-operated:9090"), "the argv of the call that failed"
     assert "no endpoints available" in guestbook["stderr"]
@@ -738,7 +740,7 @@ def test_prometheus_targets_through_the_service_proxy(fake):
     assert b"s3cr3t-repo-pass" not in files[rel] and b"abcdefghijklmnopqrstuvwxyz0123456789bearer" not in files[rel]
     assert response["data"]["activeTargets"][1]["scrapeUrl"] == "http://***HIDDEN***@10.0.1.21:9100/metrics"
     assert not any("team-x" in c["id"] for c in manifest["commands"])
-    assert not any(name.startswith("cluster-resources/custom-resources/prometheustargets.bundle.gitops-master.io/team-x")
+    assert not any(name.startswith(f"cluster-resources/custom-resources/{TARGETS}/team-x")
                    for name in files)
     fake.assert_no_fake_left()
 
@@ -755,8 +757,8 @@ def test_prometheus_services_listed_per_namespace_when_the_cluster_wide_query_is
     assert "discover-prometheus/guestbook" in listings and all(c["optional"] for c in listings.values())
     assert all("-n" in c["argv"] and "-A" not in c["argv"] for c in listings.values())
     # the Services of the collected namespaces are still found; nothing names the monitoring namespace now
-    assert by_id["prometheustargets.bundle.gitops-master.io/guestbook"]["status"] == "partial"
-    assert "prometheustargets.bundle.gitops-master.io/cattle-monitoring-system" not in by_id
+    assert by_id[f"{TARGETS}/guestbook"]["status"] == "partial"
+    assert f"{TARGETS}/cattle-monitoring-system" not in by_id
     assert manifest["config"]["monitoring_namespace"]["value"] is None
     proxied = [c["argv"][2] for c in fake.calls() if c["argv"][:2] == ["get", "--raw"] and c["argv"][2] != "/apis"]
-    assert proxied and all(TARGETS_PATH.match(p) for p in proxied)
+    assert proxied and all(PROMETHEUS_TARGETS_PATH.match(p) for p in proxied)
