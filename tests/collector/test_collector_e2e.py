@@ -126,11 +126,16 @@ def collect(source, work: Path, *args: str, server_options: dict | None = None, 
     return Run(rc, "".join(lines), wall, out, manifest, files, requests)
 
 
-def diagnose(path: Path, at: str | None = None) -> tuple[int, dict]:
-    cmd = [sys.executable, "-m", "analyzer", "diagnose", str(path), "--format", "json"] + (["--at", at] if at else [])
+def analyzer_json(mode: str, path: Path, *args: str, codes: tuple[int, ...]) -> tuple[int, dict]:
+    """``gitops-master MODE PATH ARGS --format json`` as a process: its exit code (one of ``codes``) and answer."""
+    cmd = [sys.executable, "-m", "analyzer", mode, str(path), *args, "--format", "json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode in codes, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
+
+
+def diagnose(path: Path, at: str | None = None) -> tuple[int, dict]:
+    return analyzer_json("diagnose", path, *(["--at", at] if at else []), codes=(0, 1))
 
 
 def finding_keys(report: dict) -> set[tuple]:
@@ -351,10 +356,8 @@ def test_denied_resource_is_a_gap_not_an_absence(tmp_path):
 
 def verify_check(path: Path, stage: str, ident: str, at: str) -> dict:
     """One check of ``gitops-master verify`` on one Stage, judged at the sample's instant."""
-    cmd = [sys.executable, "-m", "analyzer", "verify", str(path), "--stage", stage, "--format", "json", "--at", at]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode in (0, 1, 3), proc.stderr
-    (report,) = json.loads(proc.stdout)["stages"]
+    _, answer = analyzer_json("verify", path, "--stage", stage, "--at", at, codes=(0, 1, 3))
+    (report,) = answer["stages"]
     found = [c for level in report["levels"] for c in level["checks"] if c["id"] == ident]
     assert found, [c["id"] for level in report["levels"] for c in level["checks"]]
     return found[0]
@@ -387,7 +390,7 @@ def test_prometheus_targets_round_trip(round_trip):
         assert (check["status"], check["detail"]) == ("PASS", "1/1 active targets up"), (path, check)
 
 
-def test_prometheus_proxy_denied_is_a_gap_not_a_pass(tmp_path):
+def test_prometheus_proxy_denied_is_a_gap_not_a_pass(tmp_path, round_trip):
     """services/proxy forbidden: the collector records the failure under the PrometheusTarget id, verify says UNKNOWN."""
     sample = REPO / "sample_bundles" / "verified-pipeline"
     run = collect(sample, tmp_path, *FAST, server_options={"deny": {"services/proxy": {None}}})
@@ -401,7 +404,7 @@ def test_prometheus_proxy_denied_is_a_gap_not_a_pass(tmp_path):
     # the rest was collected, the Services included
     assert "cluster-resources/services/guestbook-dev.json" in run.files
     assert [s for m, p, s in run.requests if "/proxy/" in p] == [403]
-    _, original = diagnose(sample)
+    _, original, _ = round_trip(sample)
     check = verify_check(run.bundle, "dev", "prometheus", original["bundle"]["reference_time"])
     assert check["status"] == "UNKNOWN" and "forbidden" in check["detail"], check
 
